@@ -1,0 +1,276 @@
+"""The wire protocol between workers and the scheduler, defined once for both sides.
+
+Every message is one msgpack map (arrays via msgpack-numpy) carrying a protocol
+version, a message type, the solve id, the worker index and the iteration.
+
+Worker -> scheduler (DEALER -> ROUTER front):
+    ``join``   the worker has loaded its rows and is ready;
+    ``update`` Algorithm 2's output for one iteration: ``omega = x + u`` and ``q = ‖x - z‖²``;
+    ``loss``   ``Σ_{n in w} w_n loss_n(z)`` at the final z, for the reported objective.
+
+Scheduler -> workers (PUB, topic = solve id):
+    ``iterate``   ``(k, rho, rho_prev, z)``: compute iteration k;
+    ``terminate`` the final z: report the local loss, then exit.
+
+Decoding never trusts the peer: a frame that is not exactly what the type
+requires raises :class:`ProtocolError`, and nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+import msgpack
+import msgpack_numpy
+import numpy as np
+
+from runtime.specs import PROTOCOL_VERSION
+
+#: Bytes a message may take beyond its float64 vector (header and scalars).
+MESSAGE_OVERHEAD_BYTES = 4096
+
+
+class MessageType(StrEnum):
+    JOIN = "join"
+    UPDATE = "update"
+    LOSS = "loss"
+    ITERATE = "iterate"
+    TERMINATE = "terminate"
+
+
+class ProtocolError(ValueError):
+    """A message that must be dropped; the text says why."""
+
+
+def max_message_bytes(num_features: int) -> int:
+    """Largest legitimate message for a d-dimensional solve (``ZMQ_MAXMSGSIZE``)."""
+    return 8 * num_features + MESSAGE_OVERHEAD_BYTES
+
+
+@dataclass(frozen=True)
+class Header:
+    type: MessageType
+    solve_id: str
+    worker_index: int
+    iteration: int
+    slot_epoch: int = 0
+
+
+@dataclass(frozen=True)
+class Join:
+    header: Header
+    row_start: int
+    row_stop: int
+
+
+@dataclass(frozen=True)
+class Update:
+    header: Header
+    omega: np.ndarray
+    primal_sq: float
+    compute_seconds: float
+    idle_seconds: float
+    local_iterations: int
+
+
+@dataclass(frozen=True)
+class LossReport:
+    header: Header
+    loss: float
+
+
+@dataclass(frozen=True)
+class Iterate:
+    iteration: int
+    rho: float
+    rho_prev: float
+    z: np.ndarray
+
+
+@dataclass(frozen=True)
+class Terminate:
+    iteration: int
+    z: np.ndarray
+    reason: str
+
+
+WorkerMessage = Join | Update | LossReport
+Broadcast = Iterate | Terminate
+
+
+def _pack(body: dict[str, Any]) -> bytes:
+    packed: bytes = msgpack.packb(body, default=msgpack_numpy.encode, use_bin_type=True)
+    return packed
+
+
+def _header_fields(header: Header) -> dict[str, Any]:
+    return {
+        "v": PROTOCOL_VERSION,
+        "type": str(header.type),
+        "solve": header.solve_id,
+        "worker": header.worker_index,
+        "epoch": header.slot_epoch,
+        "iter": header.iteration,
+    }
+
+
+def encode_worker_message(message: WorkerMessage) -> bytes:
+    body = _header_fields(message.header)
+    if isinstance(message, Join):
+        body.update(rows=[message.row_start, message.row_stop])
+    elif isinstance(message, Update):
+        body.update(
+            omega=np.ascontiguousarray(message.omega, dtype=np.float64),
+            q=float(message.primal_sq),
+            compute_s=float(message.compute_seconds),
+            idle_s=float(message.idle_seconds),
+            local_iters=int(message.local_iterations),
+        )
+    else:
+        body.update(loss=float(message.loss))
+    return _pack(body)
+
+
+def encode_broadcast(message: Broadcast, *, solve_id: str) -> list[bytes]:
+    """Two frames: the PUB topic (the solve id) and the body."""
+    body: dict[str, Any] = {"v": PROTOCOL_VERSION, "solve": solve_id, "iter": message.iteration}
+    z = np.ascontiguousarray(message.z, dtype=np.float64)
+    if isinstance(message, Iterate):
+        body.update(type=str(MessageType.ITERATE), rho=message.rho, rho_prev=message.rho_prev, z=z)
+    else:
+        body.update(type=str(MessageType.TERMINATE), z=z, reason=message.reason)
+    return [solve_id.encode(), _pack(body)]
+
+
+def _decode_array(obj: dict[Any, Any]) -> Any:
+    """msgpack-numpy's array format, decoded strictly: float64 vectors only.
+
+    ``msgpack_numpy.decode`` itself would ``pickle.loads`` an array of kind ``'O'``,
+    which must never happen to bytes from the network.
+    """
+    if b"nd" not in obj:
+        return obj
+    if obj.get(b"nd") is not True or obj.get(b"type") != "<f8" or obj.get(b"kind") != b"":
+        raise ProtocolError("arrays must be float64 vectors")
+    shape, data = obj.get(b"shape"), obj.get(b"data")
+    if not (isinstance(shape, list) and len(shape) == 1 and type(shape[0]) is int):
+        raise ProtocolError(f"array shape must be one integer, got {shape!r}")
+    if not isinstance(data, bytes) or len(data) != 8 * shape[0]:
+        raise ProtocolError("array data does not match its shape")
+    return np.frombuffer(data, dtype="<f8")
+
+
+def _unpack(raw: bytes, *, max_bytes: int) -> dict[str, Any]:
+    if len(raw) > max_bytes:
+        raise ProtocolError(f"message of {len(raw)} bytes exceeds the limit of {max_bytes}")
+    try:
+        body = msgpack.unpackb(
+            raw,
+            object_hook=_decode_array,
+            raw=False,
+            strict_map_key=True,
+            max_bin_len=max_bytes,
+            max_str_len=4096,
+            max_array_len=16,
+            max_map_len=32,
+            max_ext_len=0,
+        )
+    except ProtocolError:
+        raise
+    except Exception as error:  # msgpack raises many types on garbage
+        raise ProtocolError(f"undecodable message: {type(error).__name__}: {error}") from None
+    if not isinstance(body, dict):
+        raise ProtocolError(f"message must be a map, got {type(body).__name__}")
+    if body.get("v") != PROTOCOL_VERSION:
+        raise ProtocolError(f"protocol version must be {PROTOCOL_VERSION}, got {body.get('v')!r}")
+    return body
+
+
+def _int_field(body: dict[str, Any], name: str, *, low: int, high: int) -> int:
+    value = body.get(name)
+    if type(value) is not int or not low <= value <= high:
+        raise ProtocolError(f"field {name!r} must be an integer in [{low}, {high}], got {value!r}")
+    return value
+
+
+def _float_field(body: dict[str, Any], name: str, *, low: float = -math.inf) -> float:
+    value = body.get(name)
+    if type(value) not in (float, int) or not math.isfinite(value) or value < low:
+        raise ProtocolError(f"field {name!r} must be a finite number >= {low}, got {value!r}")
+    return float(value)
+
+
+def _vector_field(body: dict[str, Any], name: str, *, length: int) -> np.ndarray:
+    value = body.get(name)
+    if not isinstance(value, np.ndarray):
+        raise ProtocolError(f"field {name!r} must be an array, got {type(value).__name__}")
+    if value.dtype != np.float64 or value.shape != (length,):
+        raise ProtocolError(
+            f"field {name!r} must be float64 of shape ({length},), "
+            f"got {value.dtype} of shape {value.shape}"
+        )
+    if not np.isfinite(value).all():
+        raise ProtocolError(f"field {name!r} has non-finite entries")
+    return value
+
+
+def decode_worker_message(
+    raw: bytes, *, solve_id: str, num_workers: int, num_features: int, max_iteration: int
+) -> WorkerMessage:
+    """Decode and validate one worker message for the solve described by the keywords."""
+    body = _unpack(raw, max_bytes=max_message_bytes(num_features))
+    if body.get("solve") != solve_id:
+        raise ProtocolError(f"unknown solve id {body.get('solve')!r}")
+    try:
+        kind = MessageType(body.get("type"))
+    except ValueError:
+        raise ProtocolError(f"unknown message type {body.get('type')!r}") from None
+    header = Header(
+        type=kind,
+        solve_id=solve_id,
+        worker_index=_int_field(body, "worker", low=0, high=num_workers - 1),
+        iteration=_int_field(body, "iter", low=0, high=max_iteration),
+        slot_epoch=_int_field(body, "epoch", low=0, high=2**31),
+    )
+    if kind is MessageType.JOIN:
+        rows = body.get("rows")
+        if not (isinstance(rows, list) and len(rows) == 2 and all(type(r) is int for r in rows)):
+            raise ProtocolError(f"field 'rows' must be two integers, got {rows!r}")
+        return Join(header=header, row_start=rows[0], row_stop=rows[1])
+    if kind is MessageType.UPDATE:
+        return Update(
+            header=header,
+            omega=_vector_field(body, "omega", length=num_features),
+            primal_sq=_float_field(body, "q", low=0.0),
+            compute_seconds=_float_field(body, "compute_s", low=0.0),
+            idle_seconds=_float_field(body, "idle_s", low=0.0),
+            local_iterations=_int_field(body, "local_iters", low=0, high=2**31),
+        )
+    if kind is MessageType.LOSS:
+        return LossReport(header=header, loss=_float_field(body, "loss"))
+    raise ProtocolError(f"message type {kind} is not sent by workers")
+
+
+def decode_broadcast(frames: list[bytes], *, solve_id: str, num_features: int) -> Broadcast:
+    """Decode and validate one broadcast (a worker checks what it receives too)."""
+    if len(frames) != 2 or frames[0] != solve_id.encode():
+        raise ProtocolError("broadcast must be [solve id topic, body]")
+    body = _unpack(frames[1], max_bytes=max_message_bytes(num_features))
+    if body.get("solve") != solve_id:
+        raise ProtocolError(f"unknown solve id {body.get('solve')!r}")
+    iteration = _int_field(body, "iter", low=0, high=2**31)
+    z = _vector_field(body, "z", length=num_features)
+    if body.get("type") == MessageType.ITERATE:
+        return Iterate(
+            iteration=iteration,
+            rho=_float_field(body, "rho", low=0.0),
+            rho_prev=_float_field(body, "rho_prev", low=0.0),
+            z=z,
+        )
+    if body.get("type") == MessageType.TERMINATE:
+        reason = body.get("reason")
+        return Terminate(iteration=iteration, z=z, reason=str(reason))
+    raise ProtocolError(f"unknown broadcast type {body.get('type')!r}")

@@ -1,0 +1,83 @@
+"""Load exactly one worker's rows, from the generator or from its prepared shard."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from runtime.generator import generate_rows
+from runtime.local_data import LocalData
+from runtime.shards import ShardManifest, read_shard, shard_from_bytes
+from runtime.specs import ModelSpec, PaperData, ShardData, WorkerAssignment
+
+
+def _split_s3_uri(uri: str) -> tuple[str, str]:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise ValueError(f"shards uri must look like s3://bucket/prefix, got {uri!r}")
+    return bucket, prefix.rstrip("/")
+
+
+def _read_s3_shard(uri: str, worker_index: int) -> LocalData:
+    import hashlib
+
+    import boto3  # provided by the Lambda runtime; only needed for s3:// data
+
+    bucket, prefix = _split_s3_uri(uri)
+    s3 = boto3.client("s3")
+    manifest_body = s3.get_object(Bucket=bucket, Key=f"{prefix}/manifest.json")["Body"].read()
+    manifest = ShardManifest.from_json(manifest_body.decode())
+    entry = manifest.shards[worker_index]
+    blob = s3.get_object(Bucket=bucket, Key=f"{prefix}/{entry.file_name}")["Body"].read()
+    if hashlib.sha256(blob).hexdigest() != entry.sha256:
+        raise ValueError(f"shard {entry.file_name} does not match the manifest's sha256")
+    return shard_from_bytes(blob)
+
+
+def _read_shard_rows(data: ShardData, assignment: WorkerAssignment) -> LocalData:
+    if data.uri.startswith("s3://"):
+        return _read_s3_shard(data.uri, assignment.worker_index)
+    return read_shard(Path(data.uri), assignment.worker_index)
+
+
+def _prepare_labels(rows: LocalData, model: ModelSpec) -> LocalData:
+    """Logistic labels must be ±1; the usual {0, 1} coding is mapped, anything else refused."""
+    if model.loss != "logistic":
+        return rows
+    labels = rows.labels
+    if np.isin(labels, (-1.0, 1.0)).all():
+        return rows
+    if np.isin(labels, (0.0, 1.0)).all():
+        return replace(rows, labels=np.where(labels > 0, 1.0, -1.0))
+    raise ValueError("logistic loss needs labels in {-1, +1} or {0, 1}")
+
+
+def load_rows(assignment: WorkerAssignment) -> LocalData:
+    """The rows ``[row_start, row_stop)`` of the assignment, ready for the local solver."""
+    data = assignment.data
+    if isinstance(data, PaperData):
+        rows = generate_rows(
+            samples=data.samples,
+            features=data.features,
+            density=data.density,
+            seed=data.seed,
+            start=assignment.row_start,
+            stop=assignment.row_stop,
+        )
+    else:
+        rows = _read_shard_rows(data, assignment)
+        expected = assignment.row_stop - assignment.row_start
+        if rows.num_samples != expected or rows.num_features != data.features:
+            raise ValueError(
+                f"shard {assignment.worker_index} has shape {rows.features.shape}, "
+                f"expected ({expected}, {data.features})"
+            )
+    rows = _prepare_labels(rows, assignment.model)
+    if assignment.model.sample_weights == "uniform":
+        weights = np.full(rows.num_samples, 1.0 / data.num_samples)
+        if rows.weights is not None:
+            weights = weights * rows.weights
+        rows = replace(rows, weights=weights)
+    return rows

@@ -1,0 +1,80 @@
+"""From a solve spec to the W spawn payloads (Algorithm 1's per-worker embedding)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from runtime.generator import row_ranges
+from runtime.shards import ShardManifest, read_manifest
+from runtime.specs import SchedulerEndpoints, WorkerAssignment
+from scheduler_host.solve_spec import SolveSpec
+
+
+def load_manifest(uri: str) -> ShardManifest:
+    """The shard manifest of a prepared dataset (directory or ``s3://bucket/prefix``)."""
+    if uri.startswith("s3://"):
+        import boto3
+
+        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+        key = f"{prefix.rstrip('/')}/manifest.json"
+        body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return ShardManifest.from_json(body.decode())
+    directory = Path(uri)
+    if not (directory / "manifest.json").is_file():
+        raise ValueError(f"shards: no manifest.json in {uri}")
+    return read_manifest(directory)
+
+
+def resolve_spec(spec: SolveSpec) -> SolveSpec:
+    """Fill a shard spec's N and d from its manifest and check W matches the shards."""
+    if spec.problem != "shards":
+        return spec
+    assert spec.shards is not None
+    manifest = load_manifest(spec.shards)
+    if manifest.num_workers != spec.workers:
+        raise ValueError(
+            f"workers: the dataset at {spec.shards} is prepared for {manifest.num_workers} "
+            f"workers, got {spec.workers}"
+        )
+    return spec.model_copy(
+        update={"samples": manifest.num_samples, "features": manifest.num_features}
+    )
+
+
+def shard_row_ranges(spec: SolveSpec) -> list[tuple[int, int]]:
+    if spec.problem == "shards":
+        assert spec.shards is not None
+        manifest = load_manifest(spec.shards)
+        return [(entry.row_start, entry.row_stop) for entry in manifest.shards]
+    return row_ranges(spec.samples, spec.workers)
+
+
+def build_assignments(
+    spec: SolveSpec,
+    *,
+    solve_id: str,
+    endpoints: SchedulerEndpoints,
+) -> list[WorkerAssignment]:
+    """One assignment per worker, each with its own contiguous row range."""
+    assignments = []
+    for index, (start, stop) in enumerate(shard_row_ranges(spec)):
+        assignments.append(
+            WorkerAssignment(
+                solve_id=solve_id,
+                worker_index=index,
+                num_workers=spec.workers,
+                row_start=start,
+                row_stop=stop,
+                data=spec.data,
+                model=spec.model,
+                local_solver=spec.local_solver,
+                scheduler=endpoints,
+            )
+        )
+    return assignments
+
+
+def spec_as_json(spec: SolveSpec) -> dict[str, object]:
+    result: dict[str, object] = json.loads(spec.model_dump_json())
+    return result

@@ -1,0 +1,75 @@
+"""The ROUTER front: fair-queues workers' messages and deals them to the masters."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import zmq
+
+log = logging.getLogger("lambda_admm.scheduler")
+
+POLL_MS = 50
+#: Messages queued per peer before ZMQ drops (ROUTER) or blocks; bounded on purpose.
+HIGH_WATER_MARK = 10_000
+
+
+class FrontProxy(threading.Thread):
+    """Owns the ROUTER (bound to TCP) and the DEALER (bound in-process) and shuttles between them.
+
+    The ROUTER refuses oversized frames at the transport (``ZMQ_MAXMSGSIZE``
+    disconnects the sender), so a flood of huge messages costs a log line at most.
+    """
+
+    def __init__(
+        self,
+        *,
+        context: zmq.Context,
+        bind_address: str,
+        backend_address: str,
+        max_message_bytes: int,
+        stop: threading.Event,
+        configure: Callable[[zmq.Socket], None] | None = None,
+    ) -> None:
+        super().__init__(name="admm-front", daemon=True)
+        self._context = context
+        self._halt = stop
+        self.front = context.socket(zmq.ROUTER)
+        self.front.setsockopt(zmq.LINGER, 0)
+        self.front.setsockopt(zmq.MAXMSGSIZE, max_message_bytes)
+        self.front.setsockopt(zmq.RCVHWM, HIGH_WATER_MARK)
+        self.front.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
+        if configure is not None:
+            configure(self.front)
+        self.port = _bind(self.front, bind_address)
+        self.backend = context.socket(zmq.DEALER)
+        self.backend.setsockopt(zmq.LINGER, 0)
+        self.backend.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
+        self.backend.bind(backend_address)
+
+    def run(self) -> None:
+        poller = zmq.Poller()
+        poller.register(self.front, zmq.POLLIN)
+        poller.register(self.backend, zmq.POLLIN)
+        try:
+            while not self._halt.is_set():
+                for sock, _ in poller.poll(POLL_MS):
+                    other = self.backend if sock is self.front else self.front
+                    frames = sock.recv_multipart()
+                    try:
+                        other.send_multipart(frames, flags=zmq.NOBLOCK)
+                    except zmq.Again:
+                        log.warning("dropped a message: the next hop is full")
+        finally:
+            self.front.close()
+            self.backend.close()
+
+
+def _bind(sock: zmq.Socket, address: str) -> int:
+    """Bind ``tcp://host:port`` (port 0 picks a free one) and return the port."""
+    host, _, port = address.removeprefix("tcp://").rpartition(":")
+    if int(port) == 0:
+        return int(sock.bind_to_random_port(f"tcp://{host}"))
+    sock.bind(address)
+    return int(port)

@@ -1,0 +1,102 @@
+"""What a solve returns (frozen) and how it is written to a result directory."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class IterationRecord:
+    """One ADMM iteration as seen by the scheduler."""
+
+    iteration: int
+    primal_residual: float
+    dual_residual: float
+    rho: float
+    wall_seconds: float
+
+
+@dataclass(frozen=True)
+class WorkerIteration:
+    """The paper's per-worker timings for one iteration, measured by the worker.
+
+    ``compute_seconds``: z received -> update sent; ``idle_seconds``: previous
+    update sent -> this z received (0 for the first iteration).
+    """
+
+    worker_index: int
+    iteration: int
+    compute_seconds: float
+    idle_seconds: float
+    local_iterations: int
+
+
+@dataclass(frozen=True)
+class SolveResult:
+    solve_id: str
+    x: np.ndarray = field(repr=False)
+    objective: float
+    iterations: int
+    converged: bool
+    primal_residual: float
+    dual_residual: float
+    rho: float
+    history: tuple[IterationRecord, ...]
+    worker_iterations: tuple[WorkerIteration, ...]
+    cold_start_seconds: tuple[float, ...]
+    setup_seconds: float
+    solve_seconds: float
+    dropped_messages: int
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """``result.json``'s content (x itself goes to ``x.npy``)."""
+        workers = []
+        for index, cold_start in enumerate(self.cold_start_seconds):
+            mine = [w for w in self.worker_iterations if w.worker_index == index]
+            mine.sort(key=lambda w: w.iteration)
+            workers.append(
+                {
+                    "worker": index,
+                    "cold_start_seconds": cold_start,
+                    "compute_seconds": [w.compute_seconds for w in mine],
+                    "idle_seconds": [w.idle_seconds for w in mine],
+                    "local_iterations": [w.local_iterations for w in mine],
+                }
+            )
+        return {
+            "solve_id": self.solve_id,
+            "objective": self.objective,
+            "iterations": self.iterations,
+            "converged": self.converged,
+            "primal_residual": self.primal_residual,
+            "dual_residual": self.dual_residual,
+            "rho": self.rho,
+            "nonzeros": int(np.count_nonzero(self.x)),
+            "setup_seconds": self.setup_seconds,
+            "solve_seconds": self.solve_seconds,
+            "dropped_messages": self.dropped_messages,
+            "history": [asdict(record) for record in self.history],
+            "workers": workers,
+        }
+
+    def summary(self) -> str:
+        state = "converged" if self.converged else "stopped at max-iter"
+        return (
+            f"{state} in {self.iterations} iterations, objective {self.objective:.10g}, "
+            f"r={self.primal_residual:.3g}, s={self.dual_residual:.3g}, "
+            f"{self.solve_seconds:.2f} s (+{self.setup_seconds:.2f} s start-up)"
+        )
+
+
+def write_result(directory: Path, result: SolveResult, *, spec: dict[str, Any]) -> Path:
+    """Write ``result.json`` (with the spec) and ``x.npy``; returns the directory."""
+    directory.mkdir(parents=True, exist_ok=True)
+    body = {"spec": spec, **result.to_json_dict()}
+    (directory / "result.json").write_text(json.dumps(body, indent=2) + "\n")
+    np.save(directory / "x.npy", result.x)
+    return directory

@@ -1,0 +1,74 @@
+"""Local backend: each worker is a child OS process running ``python -m runtime.worker``.
+
+The assignment goes through the child's stdin (a local pipe), so keys and
+addresses never appear on a command line.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from runtime.specs import WorkerAssignment
+from scheduler_host.spawners.base import SpawnFailure
+
+STOP_GRACE_SECONDS = 5.0
+
+
+class LocalProcessSpawner:
+    """Spawns, watches and finally stops local worker processes."""
+
+    def __init__(self, *, log_directory: Path | None = None, python: str = sys.executable) -> None:
+        self._python = python
+        self._log_directory = Path(log_directory or tempfile.mkdtemp(prefix="lambda-admm-"))
+        self._log_directory.mkdir(parents=True, exist_ok=True)
+        self._processes: dict[int, subprocess.Popen[bytes]] = {}
+        self._reported: set[int] = set()
+
+    @property
+    def log_directory(self) -> Path:
+        return self._log_directory
+
+    def spawn(self, assignments: list[WorkerAssignment]) -> None:
+        for assignment in assignments:
+            index = assignment.worker_index
+            log_path = self._log_directory / f"worker-{index:05d}-{assignment.slot_epoch}.log"
+            with log_path.open("wb") as log_file:
+                process = subprocess.Popen(
+                    [self._python, "-m", "runtime.worker"],
+                    stdin=subprocess.PIPE,
+                    stdout=subprocess.DEVNULL,
+                    stderr=log_file,
+                )
+            assert process.stdin is not None
+            process.stdin.write(assignment.model_dump_json().encode())
+            process.stdin.close()
+            self._processes[index] = process
+            self._reported.discard(index)
+
+    def failures(self) -> list[SpawnFailure]:
+        found = []
+        for index, process in self._processes.items():
+            code = process.poll()
+            if code not in (None, 0) and index not in self._reported:
+                self._reported.add(index)
+                found.append(SpawnFailure(worker_index=index, reason=self._describe(index, code)))
+        return found
+
+    def _describe(self, index: int, code: int) -> str:
+        logs = sorted(self._log_directory.glob(f"worker-{index:05d}-*.log"))
+        tail = logs[-1].read_text(errors="replace").strip().splitlines()[-5:] if logs else []
+        return f"worker {index} exited with code {code}: " + " | ".join(tail)
+
+    def close(self) -> None:
+        for process in self._processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self._processes.values():
+            try:
+                process.wait(timeout=STOP_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()

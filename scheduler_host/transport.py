@@ -1,0 +1,109 @@
+"""The scheduler's sockets and threads for one solve: front proxy, masters, broadcaster."""
+
+from __future__ import annotations
+
+import functools
+import math
+import queue
+import threading
+from types import TracebackType
+
+import zmq
+
+from runtime.protocol import decode_worker_message, max_message_bytes
+from runtime.specs import SchedulerEndpoints
+from scheduler_host.broadcast import Broadcaster
+from scheduler_host.front import FrontProxy
+from scheduler_host.reduction import Event, IterationLedger, Master
+
+
+class SolveTransport:
+    """Starts and stops everything that talks ZMQ for one solve.
+
+    Parameters
+    ----------
+    bind_host, advertise_host : str
+        Where the sockets listen, and the address workers are told to connect to.
+    front_port, broadcast_port : int
+        0 picks free ports.
+    """
+
+    def __init__(
+        self,
+        *,
+        solve_id: str,
+        num_workers: int,
+        workers_per_master: int,
+        num_features: int,
+        max_iteration: int,
+        bind_host: str,
+        advertise_host: str,
+        front_port: int = 0,
+        broadcast_port: int = 0,
+    ) -> None:
+        self.context = zmq.Context()
+        self.stop = threading.Event()
+        self.ledger = IterationLedger()
+        self.events: queue.Queue[Event] = queue.Queue()
+        backend = f"inproc://masters-{solve_id}"
+        try:
+            self.front = FrontProxy(
+                context=self.context,
+                bind_address=f"tcp://{bind_host}:{front_port}",
+                backend_address=backend,
+                max_message_bytes=max_message_bytes(num_features),
+                stop=self.stop,
+            )
+            self.broadcaster = Broadcaster(
+                context=self.context,
+                bind_address=f"tcp://{bind_host}:{broadcast_port}",
+                solve_id=solve_id,
+            )
+        except zmq.ZMQError:
+            self.context.destroy(linger=0)
+            raise
+        decode = functools.partial(
+            decode_worker_message,
+            solve_id=solve_id,
+            num_workers=num_workers,
+            num_features=num_features,
+            max_iteration=max_iteration,
+        )
+        self.masters = [
+            Master(
+                index=index,
+                context=self.context,
+                backend_address=backend,
+                decode=decode,
+                ledger=self.ledger,
+                events=self.events,
+                num_features=num_features,
+                stop=self.stop,
+            )
+            for index in range(math.ceil(num_workers / workers_per_master))
+        ]
+        self.endpoints = SchedulerEndpoints(
+            front=f"tcp://{advertise_host}:{self.front.port}",
+            broadcast=f"tcp://{advertise_host}:{self.broadcaster.port}",
+        )
+
+    def __enter__(self) -> SolveTransport:
+        self.front.start()
+        for master in self.masters:
+            master.start()
+        for master in self.masters:
+            master.ready.wait(timeout=10)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop.set()
+        for thread in [self.front, *self.masters]:
+            if thread.is_alive():
+                thread.join(timeout=5)
+        self.broadcaster.close()
+        self.context.destroy(linger=0)
