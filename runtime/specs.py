@@ -79,7 +79,8 @@ class ModelSpec(_Frozen):
             and self.box_lower > self.box_upper
         ):
             raise ValueError(
-                f"box_lower: must be <= box_upper ({self.box_upper}), got {self.box_lower}"
+                f"box_lower: the lower bound must be <= the upper bound ({self.box_upper}), "
+                f"got {self.box_lower}"
             )
         return self
 

@@ -8,6 +8,7 @@ error message can name whichever the user typed.  The module is pure pydantic
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -109,18 +110,24 @@ class SolveSpec(BaseModel):
         return math.ceil(self.workers / self.workers_per_master)
 
 
-def describe_validation_error(error: ValidationError) -> str:
-    """One line per problem, each naming the field: ``workers: Input should be ... (got 0)``."""
-    lines = []
+def describe_validation_error(
+    error: ValidationError, *, field_label: Callable[[str], str] = str
+) -> str:
+    """One clause per problem, each naming the field (or, via ``field_label``, its CLI flag).
+
+    Model-level checks phrase their messages as ``"<field>: <problem>"``, so they
+    name a field just like the per-field checks.
+    """
+    clauses = []
     for problem in error.errors():
-        location = ".".join(str(part) for part in problem["loc"]) or "spec"
         message = problem["msg"].removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden":
-            message = "unknown field"
-        if location == "spec" and ":" in message:
-            lines.append(message)
-        elif "input" in problem and problem["type"] not in ("value_error", "missing"):
-            lines.append(f"{location}: {message} (got {problem['input']!r})")
+        if problem["loc"]:
+            field, detail = ".".join(str(part) for part in problem["loc"]), message
         else:
-            lines.append(f"{location}: {message}")
-    return "; ".join(lines)
+            field, _, detail = message.partition(": ")
+        if problem["type"] == "extra_forbidden":
+            detail = "unknown field"
+        elif problem["type"] not in ("value_error", "missing") and "input" in problem:
+            detail = f"{detail} (got {problem['input']!r})"
+        clauses.append(f"{field_label(field)}: {detail}")
+    return "; ".join(clauses)
