@@ -9,7 +9,7 @@ import numpy as np
 
 from runtime.generator import generate_rows
 from runtime.local_data import LocalData
-from runtime.shards import ShardManifest, read_shard, shard_from_bytes
+from runtime.shards import ShardManifest, read_shard, shard_from_verified_bytes
 from runtime.specs import ModelSpec, PaperData, ShardData, WorkerAssignment
 
 
@@ -21,19 +21,18 @@ def _split_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def _read_s3_shard(uri: str, worker_index: int) -> LocalData:
-    import hashlib
-
+    """The manifest and this worker's shard only, verified against the manifest."""
     import boto3  # provided by the Lambda runtime; only needed for s3:// data
 
     bucket, prefix = _split_s3_uri(uri)
     s3 = boto3.client("s3")
     manifest_body = s3.get_object(Bucket=bucket, Key=f"{prefix}/manifest.json")["Body"].read()
     manifest = ShardManifest.from_json(manifest_body.decode())
-    entry = manifest.shards[worker_index]
-    blob = s3.get_object(Bucket=bucket, Key=f"{prefix}/{entry.file_name}")["Body"].read()
-    if hashlib.sha256(blob).hexdigest() != entry.sha256:
-        raise ValueError(f"shard {entry.file_name} does not match the manifest's sha256")
-    return shard_from_bytes(blob)
+    if not 0 <= worker_index < manifest.num_workers:
+        raise ValueError(f"worker_index must be in [0, {manifest.num_workers}), got {worker_index}")
+    key = f"{prefix}/{manifest.shards[worker_index].file_name}"
+    blob = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    return shard_from_verified_bytes(blob, manifest, worker_index)
 
 
 def _read_shard_rows(data: ShardData, assignment: WorkerAssignment) -> LocalData:

@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 
+from scheduler_host.assignments import resolve_spec
 from scheduler_host.solve_spec import (
     PAPER_DENSITY,
     PAPER_FEATURES,
@@ -166,7 +167,13 @@ def solve(
         fields = _spec_from_data_file(data, out, fields)
     elif shards is not None:
         fields = _spec_from_shards(shards, fields)
-    run_local_solve(build_spec(fields), out=out)
+    spec = build_spec(fields)
+    try:
+        spec = resolve_spec(spec)
+    except ValueError as error:  # e.g. "workers: the dataset ... is prepared for 3 workers"
+        field, _, detail = str(error).partition(": ")
+        raise typer.BadParameter(detail, param_hint=flag_of(field)) from None
+    run_local_solve(spec, out=out)
 
 
 def _spec_from_shards(shards: str, fields: dict[str, Any]) -> dict[str, Any]:

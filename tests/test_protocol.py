@@ -1,0 +1,146 @@
+"""The wire protocol: round trips, and every way a peer can send something wrong."""
+
+from __future__ import annotations
+
+import msgpack
+import numpy as np
+import pytest
+
+from runtime.protocol import (
+    Header,
+    Iterate,
+    Join,
+    LossReport,
+    MessageType,
+    ProtocolError,
+    Terminate,
+    Update,
+    decode_broadcast,
+    decode_worker_message,
+    encode_broadcast,
+    encode_worker_message,
+    max_message_bytes,
+)
+
+SOLVE = "solve-1"
+D = 5
+
+
+def _decode(raw: bytes):
+    return decode_worker_message(
+        raw, solve_id=SOLVE, num_workers=4, num_features=D, max_iteration=50
+    )
+
+
+def _update(**overrides) -> Update:
+    fields = dict(
+        header=Header(type=MessageType.UPDATE, solve_id=SOLVE, worker_index=3, iteration=7),
+        omega=np.linspace(-1, 1, D),
+        primal_sq=0.25,
+        compute_seconds=0.5,
+        idle_seconds=0.1,
+        local_iterations=12,
+    )
+    fields.update(overrides)
+    return Update(**fields)
+
+
+def _body(**overrides) -> bytes:
+    body = {
+        "v": 1,
+        "type": "update",
+        "solve": SOLVE,
+        "worker": 0,
+        "epoch": 0,
+        "iter": 1,
+        "omega": np.zeros(D),
+        "q": 0.0,
+        "compute_s": 0.0,
+        "idle_s": 0.0,
+        "local_iters": 1,
+    }
+    body.update(overrides)
+    import msgpack_numpy
+
+    return msgpack.packb(body, default=msgpack_numpy.encode, use_bin_type=True)
+
+
+def test_update_round_trip_is_exact() -> None:
+    decoded = _decode(encode_worker_message(_update()))
+    assert isinstance(decoded, Update)
+    np.testing.assert_array_equal(decoded.omega, np.linspace(-1, 1, D))
+    assert (decoded.primal_sq, decoded.local_iterations, decoded.header.worker_index) == (
+        0.25,
+        12,
+        3,
+    )
+
+
+def test_join_and_loss_round_trip() -> None:
+    join = Join(header=Header(MessageType.JOIN, SOLVE, 1, 0), row_start=10, row_stop=20)
+    loss = LossReport(header=Header(MessageType.LOSS, SOLVE, 2, 9), loss=123.5)
+    assert _decode(encode_worker_message(join)) == join
+    assert _decode(encode_worker_message(loss)) == loss
+
+
+def test_broadcast_round_trip() -> None:
+    frames = encode_broadcast(
+        Iterate(iteration=4, rho=2.0, rho_prev=1.0, z=np.ones(D)), solve_id=SOLVE
+    )
+    decoded = decode_broadcast(frames, solve_id=SOLVE, num_features=D)
+    assert isinstance(decoded, Iterate) and (decoded.rho, decoded.rho_prev) == (2.0, 1.0)
+    final = decode_broadcast(
+        encode_broadcast(Terminate(iteration=4, z=np.ones(D), reason="converged"), solve_id=SOLVE),
+        solve_id=SOLVE,
+        num_features=D,
+    )
+    assert isinstance(final, Terminate) and final.reason == "converged"
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b"\xc1garbage", "undecodable message"),
+        (msgpack.packb([1, 2, 3]), "message must be a map, got list"),
+        (_body(v=2), "protocol version must be 1, got 2"),
+        (_body(solve="other"), "unknown solve id 'other'"),
+        (_body(type="iterate"), "message type iterate is not sent by workers"),
+        (_body(type="hello"), "unknown message type 'hello'"),
+        (_body(worker=4), r"field 'worker' must be an integer in \[0, 3\], got 4"),
+        (_body(worker=-1), r"field 'worker' must be an integer in \[0, 3\], got -1"),
+        (_body(iter=51), r"field 'iter' must be an integer in \[0, 50\], got 51"),
+        (_body(iter=1.0), r"field 'iter' must be an integer"),
+        (
+            _body(omega=np.zeros(D + 1)),
+            r"must be float64 of shape \(5,\), got float64 of shape \(6,\)",
+        ),
+        (_body(omega=np.zeros(D, dtype=np.float32)), "arrays must be float64 vectors"),
+        (_body(omega=np.array([0, 0, np.nan, 0, 0.0])), "field 'omega' has non-finite entries"),
+        (_body(omega=np.array([0, 0, np.inf, 0, 0.0])), "field 'omega' has non-finite entries"),
+        (_body(omega=[0.0] * D), "field 'omega' must be an array, got list"),
+        (_body(q=-1.0), "field 'q' must be a finite number >= 0.0, got -1.0"),
+        (_body(q=float("nan")), "field 'q' must be a finite number"),
+        (_body(q="1"), "field 'q' must be a finite number"),
+    ],
+)
+def test_invalid_worker_messages_are_refused_with_the_reason(raw: bytes, error: str) -> None:
+    with pytest.raises(ProtocolError, match=error):
+        _decode(raw)
+
+
+def test_object_arrays_are_never_unpickled() -> None:
+    import pickle
+
+    class Boom:
+        def __reduce__(self):
+            return (pytest.fail, ("unpickled data from the network",))
+
+    evil = {b"nd": True, b"type": "|O", b"kind": b"O", b"shape": [1], b"data": pickle.dumps(Boom())}
+    with pytest.raises(ProtocolError, match="arrays must be float64 vectors"):
+        _decode(_body(omega=evil))
+
+
+def test_oversized_messages_are_refused_before_decoding() -> None:
+    raw = b"\x00" * (max_message_bytes(D) + 1)
+    with pytest.raises(ProtocolError, match=f"exceeds the limit of {max_message_bytes(D)}"):
+        _decode(raw)
