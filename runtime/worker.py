@@ -20,6 +20,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,6 +52,10 @@ SEND_LINGER_MS = 5_000
 
 class SchedulerSilent(RuntimeError):
     """The scheduler sent nothing for longer than the assignment allows."""
+
+
+class TimeLimitReached(RuntimeError):
+    """Too little time is left to finish another iteration (Lambda's 15-minute limit)."""
 
 
 @dataclass(frozen=True)
@@ -108,12 +113,16 @@ def run_worker(
     *,
     context: zmq.Context | None = None,
     scheduler_silence_seconds: float = 120.0,
+    time_left: Callable[[], float] | None = None,
+    time_margin_seconds: float = 10.0,
 ) -> WorkerReport:
     """Take part in one solve until the scheduler says terminate.
 
     Raises :class:`SchedulerSilent` if no valid broadcast arrives for
     ``scheduler_silence_seconds`` (the scheduler re-broadcasts while it waits,
-    so silence means it is gone and the worker must not linger).
+    so silence means it is gone and the worker must not linger), and
+    :class:`TimeLimitReached` when ``time_left()`` (seconds) drops below the
+    margin plus the slowest iteration so far, before starting another one.
     """
     started = time.perf_counter()
     rows = load_rows(assignment)
@@ -132,6 +141,7 @@ def run_worker(
     lipschitz: float | None = None
     last_iteration = 0
     sent_at: float | None = None
+    slowest = 0.0
 
     connection = _Connection(assignment, context or zmq.Context.instance())
     try:
@@ -172,6 +182,10 @@ def run_worker(
                 )
             if message.iteration <= last_iteration:
                 continue  # a re-broadcast of an iteration already computed
+            if time_left is not None and time_left() < time_margin_seconds + slowest:
+                raise TimeLimitReached(
+                    f"{time_left():.1f} s left, iterations take up to {slowest:.1f} s"
+                )
             primal = x - message.z
             scaled_dual = (scaled_dual + primal) * (message.rho_prev / message.rho)
             report = solve_local(
@@ -196,6 +210,7 @@ def run_worker(
                 )
             )
             sent_at, last_iteration = sent, message.iteration
+            slowest = max(slowest, sent - received_at)
     finally:
         connection.close()
 

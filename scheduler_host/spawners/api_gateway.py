@@ -1,0 +1,140 @@
+"""Lambda backend: one SigV4-signed ``POST /workers`` per worker, sent concurrently.
+
+This is the paper's spawning mechanism (it used cURL's multi interface): API
+Gateway invokes the worker function asynchronously and answers 202.  Requests
+run on a bounded thread pool; 429 and 5xx answers and transport errors are
+retried with full-jitter exponential backoff (Brooker, "Exponential Backoff
+and Jitter", AWS Architecture Blog 2015); a worker whose request finally fails
+is reported through :meth:`failures`.  A worker whose request succeeded but
+which never connects is caught by the scheduler's join deadline.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import ReadOnlyCredentials
+
+from runtime.specs import WorkerAssignment
+from scheduler_host.spawners.base import SpawnFailure
+
+RETRYABLE_STATUS = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True, kw_only=True)
+class RetryPolicy:
+    max_attempts: int = 6
+    base_seconds: float = 0.2
+    cap_seconds: float = 10.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Full jitter: uniform in [0, min(cap, base·2^attempt)]."""
+        return rng.uniform(0.0, min(self.cap_seconds, self.base_seconds * 2**attempt))
+
+
+def sign_request(
+    *, method: str, url: str, body: bytes, credentials: ReadOnlyCredentials, region: str
+) -> dict[str, str]:
+    """Headers of an ``execute-api`` SigV4-signed request (botocore's signer)."""
+    request = AWSRequest(
+        method=method, url=url, data=body, headers={"Content-Type": "application/json"}
+    )
+    SigV4Auth(credentials, "execute-api", region).add_auth(request)
+    return dict(request.headers.items())
+
+
+class ApiGatewaySpawner:
+    """Spawns Lambda workers through the trigger API.
+
+    Parameters
+    ----------
+    workers_url : str
+        The full URL of ``POST /workers``, e.g. ``https://abc.execute-api.eu-north-1.amazonaws.com/prod/workers``.
+    credentials : ReadOnlyCredentials
+        Frozen AWS credentials allowed to invoke that method.
+    max_concurrency : int
+        Requests in flight at once.
+    """
+
+    def __init__(
+        self,
+        *,
+        workers_url: str,
+        region: str,
+        credentials: ReadOnlyCredentials,
+        max_concurrency: int = 32,
+        retry: RetryPolicy | None = None,
+        timeout_seconds: float = 10.0,
+        seed: int | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be >= 1, got {max_concurrency}")
+        self._url = workers_url
+        self._region = region
+        self._credentials = credentials
+        self._retry = retry or RetryPolicy()
+        self._client = httpx.Client(timeout=timeout_seconds)
+        self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="spawn")
+        self._pending: dict[int, Future[None]] = {}
+        self._rng = random.Random(seed)
+        self._rng_lock = threading.Lock()
+        self.attempts = 0
+
+    def spawn(self, assignments: list[WorkerAssignment]) -> None:
+        for assignment in assignments:
+            self._pending[assignment.worker_index] = self._pool.submit(self._post, assignment)
+
+    def _post(self, assignment: WorkerAssignment) -> None:
+        body = assignment.model_dump_json().encode()
+        last_problem = ""
+        for attempt in range(self._retry.max_attempts):
+            self.attempts += 1
+            headers = sign_request(
+                method="POST",
+                url=self._url,
+                body=body,
+                credentials=self._credentials,
+                region=self._region,
+            )
+            try:
+                response = self._client.post(self._url, content=body, headers=headers)
+            except httpx.TransportError as error:
+                last_problem = f"{type(error).__name__}: {error}"
+            else:
+                if response.status_code < 300:
+                    return
+                last_problem = f"HTTP {response.status_code}: {response.text[:200]}"
+                if response.status_code not in RETRYABLE_STATUS:
+                    break
+            with self._rng_lock:
+                pause = self._retry.delay(attempt, self._rng)
+            time.sleep(pause)
+        raise RuntimeError(
+            f"POST /workers for worker {assignment.worker_index} failed: {last_problem}"
+        )
+
+    def failures(self) -> list[SpawnFailure]:
+        found = []
+        for index, future in list(self._pending.items()):
+            if future.done():
+                del self._pending[index]
+                error = future.exception()
+                if error is not None:
+                    found.append(SpawnFailure(worker_index=index, reason=str(error)))
+        return found
+
+    def wait(self) -> None:
+        """Block until every request has been answered (for tests and the CLI)."""
+        for future in list(self._pending.values()):
+            future.exception()
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._client.close()
