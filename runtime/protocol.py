@@ -197,7 +197,7 @@ def _int_field(body: dict[str, Any], name: str, *, low: int, high: int) -> int:
 
 
 def _float_field(body: dict[str, Any], name: str, *, low: float = -math.inf) -> float:
-    value = body.get(name)
+    value: Any = body.get(name)
     if type(value) not in (float, int) or not math.isfinite(value) or value < low:
         raise ProtocolError(f"field {name!r} must be a finite number >= {low}, got {value!r}")
     return float(value)
@@ -225,7 +225,7 @@ def decode_worker_message(
     if body.get("solve") != solve_id:
         raise ProtocolError(f"unknown solve id {body.get('solve')!r}")
     try:
-        kind = MessageType(body.get("type"))
+        kind = MessageType(str(body.get("type")))
     except ValueError:
         raise ProtocolError(f"unknown message type {body.get('type')!r}") from None
     header = Header(
