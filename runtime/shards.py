@@ -1,0 +1,265 @@
+"""Training data prepared once into per-worker CSR shards, plus a manifest that checks them.
+
+Layout of a shard directory::
+
+    manifest.json        ShardManifest.to_json()
+    shard-00000.npz      worker 0's rows: CSR arrays, labels, optional weights
+    shard-00001.npz      ...
+
+A worker reads the manifest and only its own shard, and verifies the shard's sha256 against
+the manifest before use. Shards are plain ``np.savez`` archives read with
+``allow_pickle=False``: nothing is unpickled. Reading the svmlight source file
+(:func:`load_svmlight`) is the client's job; it needs scikit-learn, which workers lack.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import zipfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+from runtime.generator import row_ranges
+from runtime.local_data import LocalData
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+_SHARD_KEYS = {"data", "indices", "indptr", "shape", "labels"}
+
+
+def shard_file_name(worker_index: int) -> str:
+    """``shard-00000.npz`` for worker 0, and so on."""
+    return f"shard-{worker_index:05d}.npz"
+
+
+def shard_to_bytes(data: LocalData) -> bytes:
+    """Serialize ``data`` as an ``.npz`` archive (CSR arrays, labels, weights if any)."""
+    matrix = data.features
+    arrays = {
+        "data": matrix.data,
+        "indices": matrix.indices,
+        "indptr": matrix.indptr,
+        "shape": np.array(matrix.shape, dtype=np.int64),
+        "labels": data.labels,
+    }
+    if data.weights is not None:
+        arrays["weights"] = data.weights
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def shard_from_bytes(blob: bytes) -> LocalData:
+    """Parse a shard written by :func:`shard_to_bytes`.
+
+    Raises
+    ------
+    ValueError
+        ``"not a lambda-admm shard: ..."`` if the bytes are not such an archive or its arrays
+        are inconsistent.
+    """
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as archive:
+            names = set(archive.files)
+            missing = _SHARD_KEYS - names
+            if missing:
+                raise ValueError(f"missing arrays {sorted(missing)}")
+            unexpected = names - _SHARD_KEYS - {"weights"}
+            if unexpected:
+                raise ValueError(f"unexpected arrays {sorted(unexpected)}")
+            arrays = {name: archive[name] for name in names}
+        shape = arrays["shape"]
+        if shape.shape != (2,) or shape.dtype.kind not in "iu" or np.any(shape < 0):
+            raise ValueError(f"bad shape array {shape!r}")
+        matrix = sp.csr_matrix(
+            (arrays["data"], arrays["indices"], arrays["indptr"]),
+            shape=(int(shape[0]), int(shape[1])),
+        )
+        matrix.check_format(full_check=True)
+        return LocalData(features=matrix, labels=arrays["labels"], weights=arrays.get("weights"))
+    except (ValueError, TypeError, OSError, EOFError, zipfile.BadZipFile) as error:
+        raise ValueError(f"not a lambda-admm shard: {error}") from error
+
+
+@dataclass(frozen=True)
+class ShardEntry:
+    """One worker's shard: file name, its rows ``[row_start, row_stop)``, nnz and sha256."""
+
+    file_name: str
+    row_start: int
+    row_stop: int
+    nnz: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class ShardManifest:
+    """What a shard directory holds; ``shards[w]`` is worker ``w``'s."""
+
+    format_version: int
+    num_samples: int
+    num_features: int
+    num_workers: int
+    shards: tuple[ShardEntry, ...]
+    source_name: str
+
+    def __post_init__(self) -> None:
+        if self.format_version != FORMAT_VERSION:
+            raise ValueError(
+                f"unsupported shard format_version {self.format_version} "
+                f"(this code reads {FORMAT_VERSION})"
+            )
+        if len(self.shards) != self.num_workers:
+            raise ValueError(
+                f"manifest lists {len(self.shards)} shards for {self.num_workers} workers"
+            )
+        expected_start = 0
+        for entry in self.shards:
+            if entry.row_start != expected_start or entry.row_stop < entry.row_start:
+                raise ValueError(f"manifest shard {entry.file_name} has a bad row range")
+            expected_start = entry.row_stop
+        if expected_start != self.num_samples:
+            raise ValueError(
+                f"manifest shards cover {expected_start} rows, not num_samples={self.num_samples}"
+            )
+
+    def to_json(self) -> str:
+        """The manifest as indented JSON text."""
+        document = asdict(self)
+        document["shards"] = [asdict(entry) for entry in self.shards]
+        return json.dumps(document, indent=2)
+
+    @classmethod
+    def from_json(cls, text: str) -> ShardManifest:
+        """Parse :meth:`to_json`'s output; ``ValueError("invalid shard manifest: ...")``."""
+        try:
+            document = json.loads(text)
+            entries = tuple(
+                ShardEntry(
+                    file_name=str(entry["file_name"]),
+                    row_start=int(entry["row_start"]),
+                    row_stop=int(entry["row_stop"]),
+                    nnz=int(entry["nnz"]),
+                    sha256=str(entry["sha256"]),
+                )
+                for entry in document["shards"]
+            )
+            return cls(
+                format_version=int(document["format_version"]),
+                num_samples=int(document["num_samples"]),
+                num_features=int(document["num_features"]),
+                num_workers=int(document["num_workers"]),
+                shards=entries,
+                source_name=str(document["source_name"]),
+            )
+        except (ValueError, TypeError, KeyError) as error:
+            raise ValueError(f"invalid shard manifest: {error}") from error
+
+
+def write_shards(
+    data: LocalData, directory: Path, num_workers: int, *, source_name: str
+) -> ShardManifest:
+    """Cut ``data`` into ``num_workers`` contiguous row shards and write them plus the manifest.
+
+    Rows are split by :func:`runtime.generator.row_ranges`. ``directory`` is created if needed.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for worker_index, (start, stop) in enumerate(row_ranges(data.num_samples, num_workers)):
+        piece = LocalData(
+            features=data.features[start:stop],
+            labels=data.labels[start:stop].copy(),
+            weights=None if data.weights is None else data.weights[start:stop].copy(),
+        )
+        blob = shard_to_bytes(piece)
+        name = shard_file_name(worker_index)
+        (directory / name).write_bytes(blob)
+        entries.append(ShardEntry(name, start, stop, piece.nnz, hashlib.sha256(blob).hexdigest()))
+    manifest = ShardManifest(
+        format_version=FORMAT_VERSION,
+        num_samples=data.num_samples,
+        num_features=data.num_features,
+        num_workers=num_workers,
+        shards=tuple(entries),
+        source_name=source_name,
+    )
+    (directory / MANIFEST_NAME).write_text(manifest.to_json())
+    return manifest
+
+
+def read_manifest(directory: Path) -> ShardManifest:
+    """The manifest of a shard directory."""
+    path = Path(directory) / MANIFEST_NAME
+    if not path.is_file():
+        raise FileNotFoundError(f"shard manifest not found: {path}")
+    return ShardManifest.from_json(path.read_text())
+
+
+def shard_from_verified_bytes(blob: bytes, manifest: ShardManifest, worker_index: int) -> LocalData:
+    """Parse worker ``worker_index``'s shard after checking it against the manifest.
+
+    Raises
+    ------
+    ValueError
+        ``"shard <name> failed its sha256 check: manifest says <x>, file has <y>"``, or if its
+        shape or nnz disagree with the manifest.
+    """
+    if not 0 <= worker_index < manifest.num_workers:
+        raise ValueError(f"worker_index must be in [0, {manifest.num_workers}), got {worker_index}")
+    entry = manifest.shards[worker_index]
+    actual = hashlib.sha256(blob).hexdigest()
+    if actual != entry.sha256:
+        raise ValueError(
+            f"shard {entry.file_name} failed its sha256 check: "
+            f"manifest says {entry.sha256}, file has {actual}"
+        )
+    data = shard_from_bytes(blob)
+    expected_shape = (entry.row_stop - entry.row_start, manifest.num_features)
+    if data.features.shape != expected_shape or data.nnz != entry.nnz:
+        raise ValueError(
+            f"shard {entry.file_name} holds shape {data.features.shape} with {data.nnz} "
+            f"nonzeros; manifest says {expected_shape} with {entry.nnz}"
+        )
+    return data
+
+
+def read_shard(directory: Path, worker_index: int) -> LocalData:
+    """Worker ``worker_index``'s rows, reading only the manifest and that one shard file."""
+    manifest = read_manifest(directory)
+    if not 0 <= worker_index < manifest.num_workers:
+        raise ValueError(f"worker_index must be in [0, {manifest.num_workers}), got {worker_index}")
+    blob = (Path(directory) / manifest.shards[worker_index].file_name).read_bytes()
+    return shard_from_verified_bytes(blob, manifest, worker_index)
+
+
+def load_svmlight(path: Path | str, *, num_features: int | None = None) -> LocalData:
+    """Read an svmlight/libsvm file into a :class:`LocalData` (client side; needs sklearn).
+
+    Labels are kept as in the file (no mapping of {0, 1} to ±1).
+
+    Raises
+    ------
+    FileNotFoundError
+        ``"data file not found: PATH"``.
+    ValueError
+        ``"cannot parse svmlight file PATH: ..."``.
+    """
+    from sklearn.datasets import load_svmlight_file
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"data file not found: {path}")
+    try:
+        features, labels = load_svmlight_file(str(path), n_features=num_features, dtype=np.float64)
+    except (ValueError, OSError) as error:
+        raise ValueError(f"cannot parse svmlight file {path}: {error}") from error
+    return LocalData(
+        features=sp.csr_matrix(features, dtype=np.float64),
+        labels=np.asarray(labels, dtype=np.float64),
+    )
