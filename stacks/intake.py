@@ -1,0 +1,105 @@
+"""Job intake: ``POST /solves`` validates a solve spec and queues it for the scheduler host."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.lambda_code import LambdaCode, acknowledge_python_312
+
+HANDLER = "scheduler_host.intake_api.handler"
+#: How long a received job stays invisible; the host extends it while the solve runs.
+SOLVE_VISIBILITY = Duration.minutes(15)
+MAX_RECEIVES = 3
+
+
+class JobIntake(Construct):
+    """The job queue (with a dead-letter queue) and the intake Lambda in front of it.
+
+    Attributes
+    ----------
+    queue:
+        Solve jobs ``{"solve_id", "spec"}``; consumed by the scheduler host.
+    dead_letter_queue:
+        Jobs received :data:`MAX_RECEIVES` times without being deleted.
+    function:
+        The intake Lambda (``POST /solves``, ``GET /solves/{id}``), outside the VPC.
+    role, log_group:
+        The intake Lambda's execution role and log group.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        code: LambdaCode,
+        bucket_name: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "DeadLetters",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.queue = sqs.Queue(
+            self,
+            "Jobs",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            visibility_timeout=SOLVE_VISIBILITY,
+            retention_period=Duration.days(4),
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.dead_letter_queue, max_receive_count=MAX_RECEIVES
+            ),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.log_group = logs.LogGroup(
+            self,
+            "Logs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.role = iam.Role(
+            self,
+            "Role",
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description="lambda-admm intake: its logs, results/ status objects, job queue send",
+        )
+        self.log_group.grant_write(self.role)
+        self.queue.grant_send_messages(self.role)
+        self.function = lambda_.Function(
+            self,
+            "Function",
+            description="lambda-admm job intake (POST /solves, GET /solves/{id})",
+            runtime=code.runtime,
+            architecture=code.architecture,
+            handler=HANDLER,
+            code=code.code,
+            layers=[code.layer],
+            memory_size=512,
+            timeout=Duration.seconds(15),
+            role=self.role,
+            log_group=self.log_group,
+            logging_format=lambda_.LoggingFormat.JSON,
+            environment={"BUCKET_NAME": bucket_name, "QUEUE_URL": self.queue.queue_url},
+        )
+        acknowledge_python_312(self.function)
+
+    def grant_consume(self, grantee: iam.IGrantable) -> None:
+        """Receive, delete and extend the visibility of jobs (explicit actions, this queue only)."""
+        self.queue.grant(
+            grantee,
+            "sqs:ReceiveMessage",
+            "sqs:DeleteMessage",
+            "sqs:ChangeMessageVisibility",
+            "sqs:GetQueueAttributes",
+            "sqs:GetQueueUrl",
+        )
