@@ -65,8 +65,10 @@ class DataBucket(Construct):
     def grant_objects(self, grantee: iam.IGrantable, prefix: str, *, write: bool = False) -> None:
         """Let ``grantee`` read (with ``write`` also put and delete) the objects under ``prefix``.
 
-        Explicit actions rather than ``grant_read``'s ``s3:GetObject*``/``s3:List*`` wildcards;
-        listing is limited to the prefix by an ``s3:prefix`` condition.
+        Explicit actions rather than ``grant_read``'s ``s3:GetObject*``/``s3:List*`` wildcards.
+        ``s3:ListBucket`` is not narrowed by an ``s3:prefix`` condition: without an unconditional
+        list permission S3 answers a missing key with 403 instead of 404, and the intake and the
+        host tell "unknown solve" from "no access" by that.
         """
         object_actions = ["s3:GetObject"] + (["s3:PutObject", "s3:DeleteObject"] if write else [])
         iam.Grant.add_to_principal(
@@ -78,7 +80,6 @@ class DataBucket(Construct):
             grantee=grantee,
             actions=["s3:ListBucket"],
             resource_arns=[self.bucket.bucket_arn],
-            conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}},
         )
         if isinstance(grantee.grant_principal, iam.Role):
             Validations.of(grantee.grant_principal).acknowledge(

@@ -1,0 +1,111 @@
+"""The intake Lambda: ``POST /solves`` and ``GET /solves/{id}`` (API Gateway REST proxy events).
+
+``POST /solves`` validates the body as a :class:`SolveSpec` (errors name the field), records
+``results/<id>/status.json`` as queued and sends ``{"solve_id", "spec"}`` to the job queue that
+the scheduler host consumes.  ``GET /solves/{id}`` returns that status object as the host keeps
+it up to date.  Environment: ``BUCKET_NAME``, ``QUEUE_URL``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from scheduler_host.solve_spec import SolveSpec, describe_validation_error
+
+log = logging.getLogger("lambda_admm.intake")
+log.setLevel(logging.INFO)
+
+SOLVE_ID = re.compile(r"^[0-9a-f]{32}$")
+_clients: dict[str, Any] = {}
+
+
+def _client(service: str) -> Any:
+    """One boto3 client per service and container; boto3 is imported on first use."""
+    if service not in _clients:
+        import boto3
+
+        _clients[service] = boto3.client(service)
+    return _clients[service]
+
+
+def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(body),
+    }
+
+
+def _status_key(solve_id: str) -> str:
+    return f"results/{solve_id}/status.json"
+
+
+def submit(event: dict[str, Any]) -> dict[str, Any]:
+    raw = event.get("body") or ""
+    try:
+        if event.get("isBase64Encoded"):
+            raw = base64.b64decode(raw).decode()
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        return _response(400, {"error": "body must be a JSON object"})
+    try:
+        spec = SolveSpec.model_validate(body)
+    except ValidationError as error:
+        detail = describe_validation_error(error)
+        log.info("rejected solve spec", extra={"detail": detail})
+        return _response(400, {"error": "invalid solve spec", "detail": detail})
+
+    solve_id = uuid.uuid4().hex
+    spec_json = spec.model_dump(mode="json")
+    status = {
+        "solve_id": solve_id,
+        "status": "queued",
+        "submitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "spec": spec_json,
+    }
+    # Status first: a job the host receives always has a status object to update.
+    _client("s3").put_object(
+        Bucket=os.environ["BUCKET_NAME"],
+        Key=_status_key(solve_id),
+        Body=json.dumps(status).encode(),
+        ContentType="application/json",
+    )
+    _client("sqs").send_message(
+        QueueUrl=os.environ["QUEUE_URL"],
+        MessageBody=json.dumps({"solve_id": solve_id, "spec": spec_json}),
+    )
+    log.info("queued solve", extra={"solve_id": solve_id, "workers": spec.workers})
+    return _response(202, {"solve_id": solve_id})
+
+
+def status(solve_id: str | None) -> dict[str, Any]:
+    if solve_id is None or not SOLVE_ID.match(solve_id):
+        return _response(400, {"error": "solve id must be 32 lowercase hex characters"})
+    s3 = _client("s3")
+    try:
+        answer = s3.get_object(Bucket=os.environ["BUCKET_NAME"], Key=_status_key(solve_id))
+    except s3.exceptions.NoSuchKey:
+        return _response(404, {"error": "unknown solve id"})
+    content: dict[str, Any] = json.loads(answer["Body"].read())
+    return _response(200, content)
+
+
+def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
+    """Route a REST API proxy event by its resource template and method."""
+    route = (event.get("httpMethod"), event.get("resource"))
+    if route == ("POST", "/solves"):
+        return submit(event)
+    if route == ("GET", "/solves/{id}"):
+        return status((event.get("pathParameters") or {}).get("id"))
+    return _response(404, {"error": f"no route for {route[0]} {route[1]}"})
