@@ -33,7 +33,7 @@ def _client(service: str) -> Any:
     if service not in _clients:
         import boto3
 
-        _clients[service] = boto3.client(service)
+        _clients[service] = boto3.client(service)  # type: ignore[call-overload]
     return _clients[service]
 
 
