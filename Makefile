@@ -52,7 +52,7 @@ demo: venv
 	$(BIN)/lambda-admm demo
 
 bench: venv
-	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.run $(BENCH)
 
 clean:
 	rm -rf $(VENV) build node_modules cdk.out

@@ -15,10 +15,14 @@ def load_manifest(uri: str) -> ShardManifest:
     """The shard manifest of a prepared dataset (directory or ``s3://bucket/prefix``)."""
     if uri.startswith("s3://"):
         import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
 
         bucket, _, prefix = uri.removeprefix("s3://").partition("/")
         key = f"{prefix.rstrip('/')}/manifest.json"
-        body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        try:
+            body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        except (BotoCoreError, ClientError) as error:
+            raise ValueError(f"shards: cannot read s3://{bucket}/{key}: {error}") from None
         return ShardManifest.from_json(body.decode())
     directory = Path(uri)
     if not (directory / "manifest.json").is_file():

@@ -46,7 +46,9 @@ def spec_flags(
     max_iter: Annotated[int, typer.Option(help="K, maximum ADMM iterations")] = 100,
     eps_primal: Annotated[float, typer.Option(help="ε_r, primal tolerance")] = 2e-2,
     eps_dual: Annotated[float, typer.Option(help="ε_s, dual tolerance")] = 2e-2,
-    dual_residual: Annotated[str, typer.Option(help="paper | consensus")] = "paper",
+    dual_residual: Annotated[
+        str, typer.Option(help="consensus (ρ√W‖Δz‖) | paper (ρ‖Δz‖)")
+    ] = "consensus",
     min_local_iter: Annotated[int, typer.Option(help="K_w, minimum FISTA iterations")] = 1,
     max_local_iter: Annotated[int, typer.Option(help="maximum FISTA iterations")] = 10_000,
     eps_grad: Annotated[float, typer.Option(help="ε_g, local gradient tolerance")] = 1e-2,

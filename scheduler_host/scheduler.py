@@ -127,19 +127,6 @@ class _Coordinator:
                     )
                 )
 
-    def _reduce(self, iteration: int) -> tuple[np.ndarray, float]:
-        omega_sum = np.zeros(self.spec.features)
-        primal_sq_sum = 0.0
-        count = 0
-        for master in self.transport.masters:
-            partial_omega, partial_q, partial_count = master.take_partial(iteration)
-            omega_sum += partial_omega
-            primal_sq_sum += partial_q
-            count += partial_count
-        if count != self.spec.workers:
-            raise SolveFailed(f"iteration {iteration} reduced {count} of {self.spec.workers}")
-        return omega_sum, primal_sq_sum
-
     def _final_losses(self, iteration: int, z: np.ndarray, reason: str) -> float:
         self.transport.ledger.open(-1)  # no update is accepted any more
         broadcaster = self.transport.broadcaster
@@ -174,7 +161,7 @@ class _Coordinator:
                 Iterate(iteration=iteration, rho=rho, rho_prev=rho_prev, z=z)
             )
             self._gather_updates(iteration)
-            omega_sum, primal_sq_sum = self._reduce(iteration)
+            omega_sum, primal_sq_sum = self.transport.slots.sums()
             step = global_step(
                 omega_sum=omega_sum,
                 primal_sq_sum=primal_sq_sum,
@@ -236,9 +223,12 @@ def run_solve(
     Raises :class:`SolveFailed` if a worker dies or a deadline passes.
     """
     options = options or SchedulerOptions()
-    spec = resolve_spec(spec)
     solve_id = solve_id or uuid.uuid4().hex
     try:
+        try:
+            spec = resolve_spec(spec)
+        except (ValueError, OSError) as error:  # the dataset is missing or does not fit
+            raise SolveFailed(str(error)) from None
         with SolveTransport(
             solve_id=solve_id,
             num_workers=spec.workers,

@@ -44,8 +44,8 @@ class ServiceConfig(BaseModel):
     region: str = Field(min_length=1)
     advertise_host: str = Field(min_length=1, description="address Lambda workers connect to")
     bind_host: str = "0.0.0.0"  # Lambda workers connect from the VPC
-    front_port: int = Field(default=5555, ge=1, le=65535)
-    broadcast_port: int = Field(default=5556, ge=1, le=65535)
+    front_port: int = Field(default=5555, ge=0, le=65535, description="0 picks a free port")
+    broadcast_port: int = Field(default=5556, ge=0, le=65535)
     poll_wait_seconds: int = Field(default=10, ge=0, le=20)
     visibility_seconds: int = Field(default=300, ge=30, le=43_200)
     join_timeout_seconds: float = Field(default=300.0, gt=0)

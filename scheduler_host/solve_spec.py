@@ -47,7 +47,7 @@ class SolveSpec(BaseModel):
     max_iter: int = Field(default=100, ge=1, le=100_000)
     eps_primal: float = Field(default=2e-2, gt=0.0, allow_inf_nan=False)
     eps_dual: float = Field(default=2e-2, gt=0.0, allow_inf_nan=False)
-    dual_residual: Literal["paper", "consensus"] = "paper"
+    dual_residual: Literal["paper", "consensus"] = "consensus"
     # The local solver.
     min_local_iter: int = Field(default=1, ge=1, le=1_000_000)
     max_local_iter: int = Field(default=10_000, ge=1, le=1_000_000)

@@ -14,7 +14,7 @@ from runtime.protocol import decode_worker_message, max_message_bytes
 from runtime.specs import SchedulerEndpoints
 from scheduler_host.broadcast import Broadcaster
 from scheduler_host.front import FrontProxy
-from scheduler_host.reduction import Event, IterationLedger, Master
+from scheduler_host.reduction import Event, IterationLedger, Master, UpdateSlots
 
 
 class SolveTransport:
@@ -44,6 +44,7 @@ class SolveTransport:
         self.context = zmq.Context()
         self.stop = threading.Event()
         self.ledger = IterationLedger()
+        self.slots = UpdateSlots(num_workers=num_workers, num_features=num_features)
         self.events: queue.Queue[Event] = queue.Queue()
         backend = f"inproc://masters-{solve_id}"
         try:
@@ -76,8 +77,8 @@ class SolveTransport:
                 backend_address=backend,
                 decode=decode,
                 ledger=self.ledger,
+                slots=self.slots,
                 events=self.events,
-                num_features=num_features,
                 stop=self.stop,
             )
             for index in range(math.ceil(num_workers / workers_per_master))
