@@ -6,6 +6,7 @@ sees what the real service would be started with.  Slow: it builds a venv and pi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -64,10 +65,8 @@ def layout(tmp_path: Path) -> Iterator[dict[str, Path]]:
     yield {"src": src, "env_file": env_file, "prefix": prefix}
     pid_file = prefix / "scheduler.pid"
     if pid_file.exists():  # stop the process this test started
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
-        except ProcessLookupError:
-            pass
 
 
 def install(layout: dict[str, Path], *extra: str) -> subprocess.CompletedProcess[str]:
@@ -82,7 +81,7 @@ def wait_for(path: Path, timeout: float = 20.0) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            return json.loads(path.read_text())  # type: ignore[no-any-return]
+            return json.loads(path.read_text())
         except (FileNotFoundError, json.JSONDecodeError):
             time.sleep(0.1)
     raise AssertionError(f"{path} never appeared")
