@@ -1,0 +1,54 @@
+"""Fixtures of the integration tests: one LocalStack per test session, started on demand.
+
+The ``localstack`` fixture is session-scoped but only requested by integration tests, so a run
+that selects none of them (``pytest -m "not integration"``) never starts LocalStack.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from types import FrameType
+
+import pytest
+
+from tests.integration import localstack as localstack_server
+
+
+def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    # Turn a SIGTERM of the test runner into the KeyboardInterrupt pytest already handles, so
+    # that fixture teardown (stopping LocalStack) runs.
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this directory must be marked, so ``-m "not integration"`` skips it."""
+    here = Path(__file__).parent
+    unmarked = [
+        item.nodeid
+        for item in items
+        if here in item.path.parents and item.get_closest_marker("integration") is None
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "tests under tests/integration need `pytestmark = pytest.mark.integration`: "
+            + ", ".join(unmarked)
+        )
+
+
+@pytest.fixture(scope="session")
+def localstack() -> Iterator[localstack_server.LocalStack]:
+    """A LocalStack on 127.0.0.1:4566 with the local Lambda executor; stopped at session end."""
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_DFL:
+        signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    instance: localstack_server.LocalStack | None = None
+    try:
+        instance = localstack_server.start(localstack_server.DEFAULT_PORT)
+        yield instance
+    finally:
+        if instance is not None:
+            instance.stop()
+        if previous is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, previous)
