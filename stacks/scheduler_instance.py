@@ -177,7 +177,9 @@ class SchedulerInstance(Construct):
             f"-a fetch-config -m ec2 -s -c file:{AGENT_CONFIG}",
         )
         archive = user_data.add_s3_download_command(
-            bucket=self.source.bucket, bucket_key=self.source.s3_object_key
+            bucket=self.source.bucket,
+            bucket_key=self.source.s3_object_key,
+            region=Stack.of(self).region,
         )
         imds = "http://169.254.169.254/latest"
         user_data.add_commands(
