@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from runtime.generator import row_ranges
@@ -58,7 +59,7 @@ def build_assignments(
     spec: SolveSpec,
     *,
     solve_id: str,
-    endpoints: SchedulerEndpoints,
+    endpoints_for: Callable[[int], SchedulerEndpoints],
 ) -> list[WorkerAssignment]:
     """One assignment per worker, each with its own contiguous row range."""
     assignments = []
@@ -73,7 +74,7 @@ def build_assignments(
                 data=spec.data,
                 model=spec.model,
                 local_solver=spec.local_solver,
-                scheduler=endpoints,
+                scheduler=endpoints_for(index),
             )
         )
     return assignments

@@ -33,6 +33,7 @@ def run_solve_command(
     out: Path | None,
     bind_host: str = "127.0.0.1",
     advertise_host: str | None = None,
+    secure: bool = True,
 ) -> None:
     """Solve, show progress, write the result directory."""
     from scheduler_host.assignments import spec_as_json
@@ -41,7 +42,12 @@ def run_solve_command(
     from scheduler_host.results import write_result
     from scheduler_host.scheduler import SchedulerOptions, SolveFailed, run_solve
 
-    options = SchedulerOptions(bind_host=bind_host, advertise_host=advertise_host)
+    if not secure:
+        console.print(
+            "[yellow]warning:[/yellow] --insecure: ZMQ traffic is neither authenticated nor "
+            "encrypted; anyone who reaches the ports can read z and send updates"
+        )
+    options = SchedulerOptions(bind_host=bind_host, advertise_host=advertise_host, secure=secure)
     try:
         with iteration_progress(max_iter=spec.max_iter, console=console) as on_iteration:
             result = run_solve(spec, spawner=spawner, options=options, on_iteration=on_iteration)
@@ -89,6 +95,7 @@ def solve(
         str | None, typer.Option(help="lambda: this machine's address as Lambda sees it")
     ] = None,
     verbose: Annotated[bool, typer.Option(help="log scheduler events")] = False,
+    insecure: Annotated[bool, typer.Option(help="no CURVE on the ZMQ sockets (debugging)")] = False,
 ) -> None:
     """Solve min Σ f_n(x) + h(x) with consensus ADMM (local worker processes by default)."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
@@ -103,11 +110,16 @@ def solve(
         from scheduler_host.spawners.local import LocalProcessSpawner
 
         spawner: Spawner = LocalProcessSpawner(log_directory=out / "logs" if out else None)
-        run_solve_command(spec, spawner=spawner, out=out)
+        run_solve_command(spec, spawner=spawner, out=out, secure=not insecure)
     else:
         spawner = _lambda_spawner(api, region)
         run_solve_command(
-            spec, spawner=spawner, out=out, bind_host="0.0.0.0", advertise_host=advertise_host
+            spec,
+            spawner=spawner,
+            out=out,
+            bind_host="0.0.0.0",
+            advertise_host=advertise_host,
+            secure=not insecure,
         )
 
 

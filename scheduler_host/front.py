@@ -55,8 +55,10 @@ class FrontProxy(threading.Thread):
         try:
             while not self._halt.is_set():
                 for sock, _ in poller.poll(POLL_MS):
-                    other = self.backend if sock is self.front else self.front
-                    frames = sock.recv_multipart()
+                    if sock is self.front:
+                        other, frames = self.backend, self._inbound()
+                    else:
+                        other, frames = self.front, self.backend.recv_multipart()
                     try:
                         other.send_multipart(frames, flags=zmq.NOBLOCK)
                     except zmq.Again:
@@ -64,6 +66,19 @@ class FrontProxy(threading.Thread):
         finally:
             self.front.close()
             self.backend.close()
+
+    def _inbound(self) -> list[bytes]:
+        """``[peer identity, authenticated key, body...]`` for the masters."""
+        frames = self.front.recv_multipart(copy=False)
+        return [frames[0].bytes, _user_id(frames[-1]), *(frame.bytes for frame in frames[1:])]
+
+
+def _user_id(frame: zmq.Frame) -> bytes:
+    """The CURVE client key ZAP attached to a frame, or b"" on an insecure socket."""
+    try:
+        return str(frame.get("User-Id")).encode()
+    except zmq.ZMQError:
+        return b""
 
 
 def _bind(sock: zmq.Socket, address: str) -> int:

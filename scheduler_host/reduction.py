@@ -25,6 +25,7 @@ import numpy as np
 import zmq
 
 from runtime.protocol import ProtocolError, Update, WorkerMessage
+from scheduler_host.security import SolveKeys
 
 log = logging.getLogger("lambda_admm.scheduler")
 
@@ -104,6 +105,7 @@ class Master(threading.Thread):
         slots: UpdateSlots,
         events: queue.Queue[Event],
         stop: threading.Event,
+        keys: SolveKeys | None,
     ) -> None:
         super().__init__(name=f"admm-master-{index}", daemon=True)
         self._context = context
@@ -112,6 +114,7 @@ class Master(threading.Thread):
         self._ledger = ledger
         self._events = events
         self._slots = slots
+        self._keys = keys
         self._halt = stop
         self.ready = threading.Event()
 
@@ -131,9 +134,10 @@ class Master(threading.Thread):
     def _handle(self, frames: list[bytes]) -> None:
         """One message; nothing a peer sends can raise out of here."""
         try:
-            if len(frames) != 2:
-                raise ProtocolError(f"expected one body frame, got {len(frames) - 1}")
-            message = self._decode(frames[1])
+            if len(frames) != 3:
+                raise ProtocolError(f"expected one body frame, got {len(frames) - 2}")
+            message = self._decode(frames[2])
+            self._check_sender(message, frames[1].decode())
             if isinstance(message, Update):
                 self._reduce(message)
             else:
@@ -144,6 +148,14 @@ class Master(threading.Thread):
         except Exception as error:  # a bug must not kill the reduction loop
             log.exception("error handling a message")
             self._events.put(MessageDropped(reason=f"internal error: {error!r}"))
+
+    def _check_sender(self, message: WorkerMessage, client_key: str) -> None:
+        """With CURVE, a worker may speak only for its own slot."""
+        if self._keys is None:
+            return
+        claimed = message.header.worker_index
+        if self._keys.owner_of(client_key) != claimed:
+            raise ProtocolError(f"a message for worker {claimed} came with another worker's key")
 
     def _reduce(self, update: Update) -> None:
         header = update.header

@@ -46,6 +46,7 @@ class SchedulerOptions:
     final_timeout_seconds: float = 120.0
     first_rebroadcast_seconds: float = 0.05
     max_rebroadcast_seconds: float = 5.0
+    secure: bool = True
 
 
 def penalty_of(model: ModelSpec) -> Penalty:
@@ -239,8 +240,11 @@ def run_solve(
             advertise_host=options.advertise_host or options.bind_host,
             front_port=options.front_port,
             broadcast_port=options.broadcast_port,
+            secure=options.secure,
         ) as transport:
-            assignments = build_assignments(spec, solve_id=solve_id, endpoints=transport.endpoints)
+            assignments = build_assignments(
+                spec, solve_id=solve_id, endpoints_for=transport.endpoints_for
+            )
             coordinator = _Coordinator(
                 spec=spec,
                 transport=transport,

@@ -15,6 +15,7 @@ from runtime.specs import SchedulerEndpoints
 from scheduler_host.broadcast import Broadcaster
 from scheduler_host.front import FrontProxy
 from scheduler_host.reduction import Event, IterationLedger, Master, UpdateSlots
+from scheduler_host.security import SolveKeys, start_authenticator
 
 
 class SolveTransport:
@@ -40,8 +41,14 @@ class SolveTransport:
         advertise_host: str,
         front_port: int = 0,
         broadcast_port: int = 0,
+        secure: bool = True,
     ) -> None:
         self.context = zmq.Context()
+        self.keys = SolveKeys(num_workers=num_workers) if secure else None
+        self.authenticator = (
+            start_authenticator(self.context, self.keys) if self.keys is not None else None
+        )
+        configure = self.keys.configure_server if self.keys is not None else None
         self.stop = threading.Event()
         self.ledger = IterationLedger()
         self.slots = UpdateSlots(num_workers=num_workers, num_features=num_features)
@@ -54,13 +61,16 @@ class SolveTransport:
                 backend_address=backend,
                 max_message_bytes=max_message_bytes(num_features),
                 stop=self.stop,
+                configure=configure,
             )
             self.broadcaster = Broadcaster(
                 context=self.context,
                 bind_address=f"tcp://{bind_host}:{broadcast_port}",
                 solve_id=solve_id,
+                configure=configure,
             )
         except zmq.ZMQError:
+            self._stop_authenticator()
             self.context.destroy(linger=0)
             raise
         decode = functools.partial(
@@ -80,13 +90,28 @@ class SolveTransport:
                 slots=self.slots,
                 events=self.events,
                 stop=self.stop,
+                keys=self.keys,
             )
             for index in range(math.ceil(num_workers / workers_per_master))
         ]
         self.endpoints = SchedulerEndpoints(
             front=f"tcp://{advertise_host}:{self.front.port}",
             broadcast=f"tcp://{advertise_host}:{self.broadcaster.port}",
+            server_public_key=self.keys.server.public if self.keys is not None else None,
         )
+
+    def endpoints_for(self, worker_index: int) -> SchedulerEndpoints:
+        """The endpoints with this worker slot's client keys (none when insecure)."""
+        if self.keys is None:
+            return self.endpoints
+        pair = self.keys.clients[worker_index]
+        return self.endpoints.model_copy(
+            update={"client_public_key": pair.public, "client_secret_key": pair.secret}
+        )
+
+    def _stop_authenticator(self) -> None:
+        if self.authenticator is not None:
+            self.authenticator.stop()
 
     def __enter__(self) -> SolveTransport:
         self.front.start()
@@ -107,4 +132,5 @@ class SolveTransport:
             if thread.is_alive():
                 thread.join(timeout=5)
         self.broadcaster.close()
+        self._stop_authenticator()
         self.context.destroy(linger=0)

@@ -15,7 +15,7 @@ from runtime.generator import generate_rows
 from runtime.local_data import LocalData
 from runtime.losses import get_loss
 from runtime.penalties import Penalty
-from runtime.specs import WorkerAssignment
+from runtime.specs import SchedulerEndpoints, WorkerAssignment
 from scheduler_host.datasets import prepare_dataset
 from scheduler_host.scheduler import SolveFailed, run_solve
 from scheduler_host.solve_spec import SolveSpec
@@ -126,26 +126,38 @@ def test_paper_structure_at_small_scale_reaches_the_default_tolerance(tmp_path: 
     assert all(w.compute_seconds > 0 for w in result.worker_iterations)
 
 
+def _client_socket(context: zmq.Context, endpoints: SchedulerEndpoints) -> zmq.Socket:
+    sock = context.socket(zmq.DEALER)
+    assert endpoints.server_public_key and endpoints.client_public_key
+    sock.curve_serverkey = endpoints.server_public_key.encode()
+    sock.curve_publickey = endpoints.client_public_key.encode()
+    sock.curve_secretkey = (endpoints.client_secret_key or "").encode()
+    sock.connect(endpoints.front)
+    return sock
+
+
 class _JunkFiringSpawner(LocalProcessSpawner):
-    """Spawns real workers, then fires malformed frames at the scheduler's front port."""
+    """Spawns real workers, then fires malformed frames at the scheduler's front port.
+
+    The junk comes with worker 0's CURVE keys (a compromised worker), so it gets past
+    authentication and must be stopped by validation.
+    """
 
     junk = (b"not msgpack \xc1", b"\x81\xa1v\x01")  # garbage; {"v": 1} without a solve id
 
     def spawn(self, assignments: list[WorkerAssignment]) -> None:
         super().spawn(assignments)
-        threading.Thread(target=self._fire, args=(assignments[0].scheduler.front,)).start()
+        threading.Thread(target=self._fire, args=(assignments[0].scheduler,)).start()
 
-    def _fire(self, front: str) -> None:
+    def _fire(self, endpoints: SchedulerEndpoints) -> None:
         context = zmq.Context()
-        sock = context.socket(zmq.DEALER)
-        sock.connect(front)
+        sock = _client_socket(context, endpoints)
         for _ in range(5):
             for frame in self.junk:
                 sock.send(frame)
         sock.send_multipart([b"two", b"frames"])
         # Larger than ZMQ_MAXMSGSIZE for d=120: the transport disconnects this peer.
-        oversized = context.socket(zmq.DEALER)
-        oversized.connect(front)
+        oversized = _client_socket(context, endpoints)
         oversized.send(b"\x00" * 100_000)
         for each in (sock, oversized):
             each.close(linger=2000)
