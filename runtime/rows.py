@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from runtime.generator import generate_rows
 from runtime.local_data import LocalData
 from runtime.shards import ShardManifest, read_shard, shard_from_verified_bytes
 from runtime.specs import ModelSpec, PaperData, ShardData, WorkerAssignment
+
+log = logging.getLogger("lambda_admm.worker")
 
 
 def _split_s3_uri(uri: str) -> tuple[str, str]:
@@ -32,6 +35,7 @@ def _read_s3_shard(uri: str, worker_index: int) -> LocalData:
         raise ValueError(f"worker_index must be in [0, {manifest.num_workers}), got {worker_index}")
     key = f"{prefix}/{manifest.shards[worker_index].file_name}"
     blob = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+    log.info("worker %d read s3://%s/%s", worker_index, bucket, key)
     return shard_from_verified_bytes(blob, manifest, worker_index)
 
 

@@ -109,6 +109,10 @@ def register(app: typer.Typer) -> None:
         broadcast_port: Annotated[int, typer.Option(envvar="BROADCAST_PORT")] = 5556,
         health_port: Annotated[int, typer.Option(envvar="HEALTH_PORT")] = 8080,
         poll_wait_seconds: Annotated[int, typer.Option(envvar="POLL_WAIT_SECONDS")] = 10,
+        visibility_seconds: Annotated[
+            int, typer.Option(envvar="VISIBILITY_SECONDS", help="job lease, extended while solving")
+        ] = 300,
+        insecure: Annotated[bool, typer.Option(help="no CURVE on the ZMQ sockets")] = False,
     ) -> None:
         """The host's scheduler service: run queued solves with Lambda workers."""
         import boto3

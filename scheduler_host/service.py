@@ -50,6 +50,7 @@ class ServiceConfig(BaseModel):
     visibility_seconds: int = Field(default=300, ge=30, le=43_200)
     join_timeout_seconds: float = Field(default=300.0, gt=0)
     status_interval_seconds: float = Field(default=2.0, ge=0)
+    secure: bool = True
 
     @property
     def workers_url(self) -> str:
@@ -162,6 +163,8 @@ class JobRunner:
 
     def _run(self, solve_id: str, spec: SolveSpec, message: dict[str, Any]) -> None:
         self.current_solve = solve_id
+        if not self.config.secure:
+            log.warning("running solve %s WITHOUT CURVE (insecure mode)", solve_id)
         started_at = _now()
         self._store.write_status(solve_id, {"status": "running", "started_at": started_at})
         keep_alive = threading.Event()
@@ -177,6 +180,7 @@ class JobRunner:
                     front_port=self.config.front_port,
                     broadcast_port=self.config.broadcast_port,
                     join_timeout_seconds=self.config.join_timeout_seconds,
+                    secure=self.config.secure,
                 ),
                 solve_id=solve_id,
                 on_iteration=self._progress_writer(solve_id, started_at),

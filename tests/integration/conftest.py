@@ -6,6 +6,7 @@ that selects none of them (``pytest -m "not integration"``) never starts LocalSt
 
 from __future__ import annotations
 
+import os
 import signal
 from collections.abc import Iterator
 from pathlib import Path
@@ -39,13 +40,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 def localstack() -> Iterator[localstack_server.LocalStack]:
-    """A LocalStack on 127.0.0.1:4566 with the local Lambda executor; stopped at session end."""
+    """A LocalStack on 127.0.0.1:$LOCALSTACK_PORT (4566) with the local Lambda executor.
+
+    It is stopped at session end, whatever happens.
+    """
     previous = signal.getsignal(signal.SIGTERM)
     if previous is signal.SIG_DFL:
         signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     instance: localstack_server.LocalStack | None = None
     try:
-        instance = localstack_server.start(localstack_server.DEFAULT_PORT)
+        instance = localstack_server.start(
+            int(os.environ.get("LOCALSTACK_PORT", localstack_server.DEFAULT_PORT))
+        )
         yield instance
     finally:
         if instance is not None:
