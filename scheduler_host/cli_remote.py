@@ -139,6 +139,8 @@ def register(app: typer.Typer) -> None:
                 front_port=front_port,
                 broadcast_port=broadcast_port,
                 poll_wait_seconds=poll_wait_seconds,
+                visibility_seconds=visibility_seconds,
+                secure=not insecure,
             )
         except ValidationError as error:
             raise typer.BadParameter(describe_validation_error(error)) from None

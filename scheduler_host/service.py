@@ -47,7 +47,9 @@ class ServiceConfig(BaseModel):
     front_port: int = Field(default=5555, ge=0, le=65535, description="0 picks a free port")
     broadcast_port: int = Field(default=5556, ge=0, le=65535)
     poll_wait_seconds: int = Field(default=10, ge=0, le=20)
-    visibility_seconds: int = Field(default=300, ge=30, le=43_200)
+    #: The job's lease, renewed every third of it while a solve runs; short leases make a
+    #: crashed host's job come back sooner (the end-to-end tests use 10 s).
+    visibility_seconds: int = Field(default=300, ge=5, le=43_200)
     join_timeout_seconds: float = Field(default=300.0, gt=0)
     status_interval_seconds: float = Field(default=2.0, ge=0)
     secure: bool = True
@@ -127,6 +129,7 @@ class JobRunner:
             MaxNumberOfMessages=1,
             WaitTimeSeconds=self.config.poll_wait_seconds,
             VisibilityTimeout=self.config.visibility_seconds,
+            MessageSystemAttributeNames=["ApproximateReceiveCount"],
         )
         messages = answer.get("Messages", [])
         for message in messages:
@@ -147,6 +150,8 @@ class JobRunner:
             log.error("dropping a malformed job message: %.200s", message.get("Body"))
             self._delete(message)
             return
+        delivery = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
+        log.info("received solve %s from the queue (delivery %s)", solve_id, delivery)
         previous = self._store.read_status(solve_id) or {}
         if previous.get("status") in ("done", "failed"):
             log.info("solve %s already finished; removing the re-delivered job", solve_id)
