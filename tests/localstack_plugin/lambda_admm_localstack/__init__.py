@@ -16,6 +16,8 @@ with one long-lived local Python subprocess per execution environment:
   and results to), tightened for a subprocess.
 - :mod:`.worker` owns the subprocess and its output file.
 - :mod:`.watchdog` stops LocalStack if the process that started it dies.
+- :mod:`.event_invoke` makes LocalStack run each ``Event`` invocation once, however long it
+  takes, and many at a time, as Lambda does.
 - :mod:`.bootstrap` is the program the subprocess runs (under the runtime's Python, stdlib
   only): it imports the handler, serves ``/invoke`` and posts results back to LocalStack.
 """
