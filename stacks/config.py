@@ -22,6 +22,8 @@ CONTEXT_HINTS: dict[str, str] = {
     "scheduler_instance_type": "an EC2 instance type such as c7i.large",
     "zmq_front_port": "a TCP port in 1024..65535, different from zmq_broadcast_port",
     "zmq_broadcast_port": "a TCP port in 1024..65535, different from zmq_front_port",
+    "auto_delete_objects": "true or false",
+    "restrict_default_security_group": "true or false",
 }
 
 _INSTANCE_TYPE = re.compile(r"^[a-z][a-z0-9-]*\.[a-z0-9]+$")
@@ -43,6 +45,11 @@ class DeploymentConfig(BaseModel):
     scheduler_instance_type: str = "c7i.large"
     zmq_front_port: int = Field(default=5555, ge=1024, le=65535)
     zmq_broadcast_port: int = Field(default=5556, ge=1024, le=65535)
+    #: Both deploy a Node.js Lambda-backed custom resource; LocalStack's tests turn them off
+    #: (``-c auto_delete_objects=false -c restrict_default_security_group=false``) because the
+    #: local Lambda executor runs Python only.  Keep them on in real accounts.
+    auto_delete_objects: bool = True
+    restrict_default_security_group: bool = True
 
     @field_validator("scheduler_instance_type")
     @classmethod

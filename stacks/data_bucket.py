@@ -17,6 +17,8 @@ class DataBucket(Construct):
     """A private, TLS-only, SSE-S3 encrypted bucket with server access logging.
 
     ``cdk destroy`` really removes both buckets: CDK's auto-delete custom resource empties them.
+    With ``auto_delete_objects=False`` that (Node.js) custom resource is left out: then the
+    buckets must be emptied by hand before ``cdk destroy`` (LocalStack's tests use this).
 
     Attributes
     ----------
@@ -29,14 +31,16 @@ class DataBucket(Construct):
     datasets_prefix = DATASETS_PREFIX
     results_prefix = RESULTS_PREFIX
 
-    def __init__(self, scope: Construct, construct_id: str) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, auto_delete_objects: bool = True
+    ) -> None:
         super().__init__(scope, construct_id)
         common: dict[str, Any] = {
             "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
             "encryption": s3.BucketEncryption.S3_MANAGED,
             "enforce_ssl": True,
             "removal_policy": RemovalPolicy.DESTROY,
-            "auto_delete_objects": True,
+            "auto_delete_objects": auto_delete_objects,
         }
         self.access_log_bucket = s3.Bucket(
             self,

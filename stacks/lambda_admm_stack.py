@@ -35,8 +35,12 @@ class LambdaAdmmStack(Stack):
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
-        self.data = DataBucket(self, "Data")
-        self.network = Network(self, "Network")
+        self.data = DataBucket(self, "Data", auto_delete_objects=config.auto_delete_objects)
+        self.network = Network(
+            self,
+            "Network",
+            restrict_default_security_group=config.restrict_default_security_group,
+        )
         self.code = LambdaCode(self, "LambdaCode", architecture=config.worker_architecture)
         self.worker = WorkerFunction(
             self,

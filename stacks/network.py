@@ -22,7 +22,14 @@ class Network(Construct):
         Receives the VPC flow log (rejected and accepted traffic).
     """
 
-    def __init__(self, scope: Construct, construct_id: str, *, max_azs: int = 2) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        max_azs: int = 2,
+        restrict_default_security_group: bool = True,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.flow_log_group = logs.LogGroup(
             self,
@@ -35,6 +42,8 @@ class Network(Construct):
             "Vpc",
             max_azs=max_azs,
             nat_gateways=0,
+            # A Node.js custom resource that strips the default security group's rules.
+            restrict_default_security_group=restrict_default_security_group,
             subnet_configuration=[
                 ec2.SubnetConfiguration(
                     name="public", subnet_type=ec2.SubnetType.PUBLIC, cidr_mask=24

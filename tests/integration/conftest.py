@@ -15,6 +15,7 @@ from types import FrameType
 import pytest
 
 from tests.integration import localstack as localstack_server
+from tests.integration.deployed import DeployedStack, deploy
 
 
 def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -58,3 +59,17 @@ def localstack() -> Iterator[localstack_server.LocalStack]:
             instance.stop()
         if previous is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, previous)
+
+
+@pytest.fixture(scope="session")
+def deployed_stack(localstack: localstack_server.LocalStack) -> DeployedStack:
+    """The real CDK app, bootstrapped and deployed into the session's LocalStack with cdklocal."""
+    return deploy(localstack)
+
+
+@pytest.fixture
+def api_credentials(monkeypatch: pytest.MonkeyPatch, deployed_stack: DeployedStack) -> None:
+    """LocalStack's endpoint and test credentials in this process's environment, for boto3
+    and for SigV4-signing calls to the deployed API (as ``lambda-admm submit`` does)."""
+    for key, value in deployed_stack.aws_env().items():
+        monkeypatch.setenv(key, value)
