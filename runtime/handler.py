@@ -13,7 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from runtime.specs import WorkerAssignment
-from runtime.worker import TimeLimitReached, run_worker
+from runtime.worker import run_worker
 
 log = logging.getLogger("lambda_admm.worker")
 
@@ -45,13 +45,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     time_left = None
     if context is not None:
         time_left = lambda: context.get_remaining_time_in_millis() / 1000.0  # noqa: E731
-    try:
-        report = run_worker(assignment, time_left=time_left)
-    except TimeLimitReached as error:
-        log.warning("retiring before the Lambda time limit: %s", error)
-        return {"status": "retired", "solve_id": assignment.solve_id, "reason": str(error)}
+    report = run_worker(assignment, time_left=time_left)
     return {
-        "status": "done",
+        "status": report.status,
         "solve_id": assignment.solve_id,
         "worker_index": report.worker_index,
         "iterations": report.iterations,

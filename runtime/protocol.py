@@ -6,11 +6,16 @@ version, a message type, the solve id, the worker index and the iteration.
 Worker -> scheduler (DEALER -> ROUTER front):
     ``join``   the worker has loaded its rows and is ready;
     ``update`` Algorithm 2's output for one iteration: ``omega = x + u`` and ``q = ‖x - z‖²``;
-    ``loss``   ``Σ_{n in w} w_n loss_n(z)`` at the final z, for the reported objective.
+    ``loss``   ``Σ_{n in w} w_n loss_n(z)`` at the final z, for the reported objective;
+    ``retire`` no time left for the open iteration: a successor must take the slot.
 
 Scheduler -> workers (PUB, topic = solve id):
     ``iterate``   ``(k, rho, rho_prev, z)``: compute iteration k;
     ``terminate`` the final z: report the local loss, then exit.
+
+Scheduler -> one worker (ROUTER, answering its ``join``):
+    ``welcome``   start; a replacement also gets its slot's state ``(k, x, u)``;
+    ``refuse``    another worker already holds this slot (at-least-once delivery): exit.
 
 Decoding never trusts the peer: a frame that is not exactly what the type
 requires raises :class:`ProtocolError`, and nothing is ever unpickled.
@@ -37,8 +42,11 @@ class MessageType(StrEnum):
     JOIN = "join"
     UPDATE = "update"
     LOSS = "loss"
+    RETIRE = "retire"
     ITERATE = "iterate"
     TERMINATE = "terminate"
+    WELCOME = "welcome"
+    REFUSE = "refuse"
 
 
 class ProtocolError(ValueError):
@@ -46,7 +54,11 @@ class ProtocolError(ValueError):
 
 
 def max_message_bytes(num_features: int) -> int:
-    """Largest legitimate message for a d-dimensional solve (``ZMQ_MAXMSGSIZE``)."""
+    """The ``ZMQ_MAXMSGSIZE`` of a d-dimensional solve: its vector plus a generous 4 KiB.
+
+    Real messages stay far below it (the header and scalars take about 150 bytes),
+    also after CURVE adds its ~33 bytes per frame, which the limit counts.
+    """
     return 8 * num_features + MESSAGE_OVERHEAD_BYTES
 
 
@@ -74,12 +86,21 @@ class Update:
     compute_seconds: float
     idle_seconds: float
     local_iterations: int
+    retiring: bool = False  # notice: the next update will be this worker's last
+    final: bool = False  # this worker exits after this update; its successor takes over
 
 
 @dataclass(frozen=True)
 class LossReport:
     header: Header
     loss: float
+
+
+@dataclass(frozen=True)
+class Retire:
+    """Leaving before computing; ``header.iteration`` is the last iteration completed."""
+
+    header: Header
 
 
 @dataclass(frozen=True)
@@ -97,8 +118,23 @@ class Terminate:
     reason: str
 
 
-WorkerMessage = Join | Update | LossReport
+@dataclass(frozen=True)
+class Welcome:
+    """Go ahead; ``x``/``u`` are the slot's state after ``last_iteration`` (None: fresh start)."""
+
+    last_iteration: int
+    x: np.ndarray | None = None
+    u: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Refuse:
+    reason: str
+
+
+WorkerMessage = Join | Update | LossReport | Retire
 Broadcast = Iterate | Terminate
+Direct = Welcome | Refuse
 
 
 def _pack(body: dict[str, Any]) -> bytes:
@@ -128,8 +164,10 @@ def encode_worker_message(message: WorkerMessage) -> bytes:
             compute_s=float(message.compute_seconds),
             idle_s=float(message.idle_seconds),
             local_iters=int(message.local_iterations),
+            retiring=bool(message.retiring),
+            final=bool(message.final),
         )
-    else:
+    elif isinstance(message, LossReport):
         body.update(loss=float(message.loss))
     return _pack(body)
 
@@ -163,6 +201,20 @@ def _decode_array(obj: dict[Any, Any]) -> Any:
     return np.frombuffer(data, dtype="<f8")
 
 
+def encode_direct(message: Direct, *, solve_id: str) -> bytes:
+    body: dict[str, Any] = {"v": PROTOCOL_VERSION, "solve": solve_id}
+    if isinstance(message, Refuse):
+        body.update(type=str(MessageType.REFUSE), reason=message.reason)
+        return _pack(body)
+    body.update(type=str(MessageType.WELCOME), iter=message.last_iteration)
+    if message.x is not None and message.u is not None:
+        body.update(
+            x=np.ascontiguousarray(message.x, dtype=np.float64),
+            u=np.ascontiguousarray(message.u, dtype=np.float64),
+        )
+    return _pack(body)
+
+
 def _unpack(raw: bytes, *, max_bytes: int) -> dict[str, Any]:
     if len(raw) > max_bytes:
         raise ProtocolError(f"message of {len(raw)} bytes exceeds the limit of {max_bytes}")
@@ -184,9 +236,21 @@ def _unpack(raw: bytes, *, max_bytes: int) -> dict[str, Any]:
         raise ProtocolError(f"undecodable message: {type(error).__name__}: {error}") from None
     if not isinstance(body, dict):
         raise ProtocolError(f"message must be a map, got {type(body).__name__}")
-    if body.get("v") != PROTOCOL_VERSION:
-        raise ProtocolError(f"protocol version must be {PROTOCOL_VERSION}, got {body.get('v')!r}")
+    version = body.get("v")
+    if type(version) is not int or version != PROTOCOL_VERSION:
+        raise ProtocolError(f"protocol version must be {PROTOCOL_VERSION}, got {version!r}")
     return body
+
+
+def _unpack_for(raw: bytes, *, max_bytes: int, solve_id: str) -> tuple[dict[str, Any], str]:
+    """The body of a message of this solve, and its type; header fields type-checked first."""
+    body = _unpack(raw, max_bytes=max_bytes)
+    solve, kind = body.get("solve"), body.get("type")
+    if not isinstance(solve, str) or solve != solve_id:
+        raise ProtocolError(f"unknown solve id {solve!r}")
+    if not isinstance(kind, str):
+        raise ProtocolError(f"unknown message type {kind!r}")
+    return body, kind
 
 
 def _int_field(body: dict[str, Any], name: str, *, low: int, high: int) -> int:
@@ -201,6 +265,20 @@ def _float_field(body: dict[str, Any], name: str, *, low: float = -math.inf) -> 
     if type(value) not in (float, int) or not math.isfinite(value) or value < low:
         raise ProtocolError(f"field {name!r} must be a finite number >= {low}, got {value!r}")
     return float(value)
+
+
+def _positive_field(body: dict[str, Any], name: str) -> float:
+    value = _float_field(body, name)
+    if value <= 0.0:
+        raise ProtocolError(f"field {name!r} must be a finite number > 0, got {value!r}")
+    return value
+
+
+def _bool_field(body: dict[str, Any], name: str) -> bool:
+    value = body.get(name, False)
+    if type(value) is not bool:
+        raise ProtocolError(f"field {name!r} must be a boolean, got {value!r}")
+    return value
 
 
 def _vector_field(body: dict[str, Any], name: str, *, length: int) -> np.ndarray:
@@ -221,13 +299,11 @@ def decode_worker_message(
     raw: bytes, *, solve_id: str, num_workers: int, num_features: int, max_iteration: int
 ) -> WorkerMessage:
     """Decode and validate one worker message for the solve described by the keywords."""
-    body = _unpack(raw, max_bytes=max_message_bytes(num_features))
-    if body.get("solve") != solve_id:
-        raise ProtocolError(f"unknown solve id {body.get('solve')!r}")
+    body, type_name = _unpack_for(raw, max_bytes=max_message_bytes(num_features), solve_id=solve_id)
     try:
-        kind = MessageType(str(body.get("type")))
+        kind = MessageType(type_name)
     except ValueError:
-        raise ProtocolError(f"unknown message type {body.get('type')!r}") from None
+        raise ProtocolError(f"unknown message type {type_name!r}") from None
     header = Header(
         type=kind,
         solve_id=solve_id,
@@ -248,9 +324,13 @@ def decode_worker_message(
             compute_seconds=_float_field(body, "compute_s", low=0.0),
             idle_seconds=_float_field(body, "idle_s", low=0.0),
             local_iterations=_int_field(body, "local_iters", low=0, high=2**31),
+            retiring=_bool_field(body, "retiring"),
+            final=_bool_field(body, "final"),
         )
     if kind is MessageType.LOSS:
         return LossReport(header=header, loss=_float_field(body, "loss"))
+    if kind is MessageType.RETIRE:
+        return Retire(header=header)
     raise ProtocolError(f"message type {kind} is not sent by workers")
 
 
@@ -258,19 +338,41 @@ def decode_broadcast(frames: list[bytes], *, solve_id: str, num_features: int) -
     """Decode and validate one broadcast (a worker checks what it receives too)."""
     if len(frames) != 2 or frames[0] != solve_id.encode():
         raise ProtocolError("broadcast must be [solve id topic, body]")
-    body = _unpack(frames[1], max_bytes=max_message_bytes(num_features))
-    if body.get("solve") != solve_id:
-        raise ProtocolError(f"unknown solve id {body.get('solve')!r}")
+    body, kind = _unpack_for(
+        frames[1], max_bytes=max_message_bytes(num_features), solve_id=solve_id
+    )
     iteration = _int_field(body, "iter", low=0, high=2**31)
     z = _vector_field(body, "z", length=num_features)
-    if body.get("type") == MessageType.ITERATE:
+    if kind == MessageType.ITERATE:
         return Iterate(
             iteration=iteration,
-            rho=_float_field(body, "rho", low=0.0),
-            rho_prev=_float_field(body, "rho_prev", low=0.0),
+            rho=_positive_field(body, "rho"),
+            rho_prev=_positive_field(body, "rho_prev"),
             z=z,
         )
-    if body.get("type") == MessageType.TERMINATE:
+    if kind == MessageType.TERMINATE:
         reason = body.get("reason")
-        return Terminate(iteration=iteration, z=z, reason=str(reason))
-    raise ProtocolError(f"unknown broadcast type {body.get('type')!r}")
+        if not isinstance(reason, str):
+            raise ProtocolError(f"field 'reason' must be a string, got {reason!r}")
+        return Terminate(iteration=iteration, z=z, reason=reason)
+    raise ProtocolError(f"unknown broadcast type {kind!r}")
+
+
+def decode_direct(raw: bytes, *, solve_id: str, num_features: int) -> Direct:
+    """Decode and validate a message the scheduler addressed to this worker."""
+    body, kind = _unpack_for(raw, max_bytes=2 * max_message_bytes(num_features), solve_id=solve_id)
+    if kind == MessageType.REFUSE:
+        reason = body.get("reason")
+        if not isinstance(reason, str):
+            raise ProtocolError(f"field 'reason' must be a string, got {reason!r}")
+        return Refuse(reason=reason)
+    if kind != MessageType.WELCOME:
+        raise ProtocolError(f"unknown direct message type {kind!r}")
+    last_iteration = _int_field(body, "iter", low=0, high=2**31)
+    if "x" not in body:
+        return Welcome(last_iteration=last_iteration)
+    return Welcome(
+        last_iteration=last_iteration,
+        x=_vector_field(body, "x", length=num_features),
+        u=_vector_field(body, "u", length=num_features),
+    )

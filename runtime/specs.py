@@ -113,6 +113,26 @@ class SchedulerEndpoints(_Frozen):
     client_secret_key: str | None = None
 
 
+class FaultRule(_Frozen):
+    """One injected fault, for tests and demos: which workers, when, how likely.
+
+    ``kill`` SIGKILLs the worker as it receives the iteration; ``delay`` sleeps
+    ``seconds`` before sending the update (a straggler); ``retire`` makes the worker
+    hand off and exit after the iteration, as if its time limit had come.
+    """
+
+    kind: Literal["kill", "delay", "retire"]
+    worker: int | None = Field(default=None, ge=0, description="None: every worker")
+    iteration: int | None = Field(default=None, ge=1, description="None: every iteration")
+    probability: float = Field(default=1.0, ge=0.0, le=1.0)
+    seconds: float = Field(default=0.0, ge=0.0, le=3600.0)
+
+
+class FaultPlan(_Frozen):
+    rules: tuple[FaultRule, ...] = ()
+    seed: int = Field(default=0, ge=0)
+
+
 class WorkerAssignment(_Frozen):
     """One spawn request: Algorithm 1's embedded payload for worker ``worker_index``."""
 
@@ -127,8 +147,13 @@ class WorkerAssignment(_Frozen):
     model: ModelSpec
     local_solver: LocalSolverSpec
     scheduler: SchedulerEndpoints
-    heartbeat_seconds: float = Field(default=5.0, gt=0.0)
-    time_limit_seconds: float | None = Field(default=None, gt=0.0)
+    time_limit_seconds: float | None = Field(
+        default=None, gt=0.0, description="local stand-in for Lambda's remaining time"
+    )
+    retire_margin_seconds: float = Field(default=10.0, ge=0.0)
+    handoff_lead_seconds: float = Field(default=30.0, ge=0.0)
+    scheduler_silence_seconds: float = Field(default=120.0, gt=0.0)
+    faults: FaultPlan = FaultPlan()
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkerAssignment:

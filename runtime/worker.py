@@ -1,31 +1,39 @@
 """The worker loop: Algorithm 2 of Aytekin & Johansson, with the dual rescaled on ρ changes.
 
 A worker connects out (a DEALER to the scheduler's ROUTER front, a SUB to its
-PUB broadcast); nothing connects in, which is what Lambda allows.  Each received
-``iterate(k, ρ, ρ_prev, z)`` runs
+PUB broadcast); nothing connects in, which is what Lambda allows.  It joins and
+waits for ``welcome`` (which hands a replacement its slot's state) or
+``refuse`` (another worker holds the slot).  Each received
+``iterate(k, ρ, ρ_prev, z)`` then runs
 
 1. ``r = x - z``
 2. ``u <- (u + r) · ρ_prev / ρ``  (scaled dual; rescaling per Boyd et al. 2011, §3.4.1)
 3. ``x <- argmin Σ_{n∈w} f_n(x) + (ρ/2)‖x - z + u‖²``  (FISTA, warm-started)
 4. send ``q = ‖r‖²`` and ``ω = x + u``
 
-and ``terminate(z)`` makes it report ``Σ_{n∈w} f_n(z)`` and exit.  The same
-function runs as a local child process (``python -m runtime.worker`` reading the
-assignment on stdin) and inside the Lambda handler.
+and ``terminate(z)`` makes it report ``Σ_{n∈w} f_n(z)`` and exit.  A worker
+whose time runs short (Lambda's limit, or a local one) gives notice one
+iteration ahead, sends its last update marked final and exits; a successor
+continues from the state the scheduler keeps.  The same function runs as a
+local child process (``python -m runtime.worker``, assignment on stdin) and
+inside the Lambda handler.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import secrets
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import zmq
 
+from runtime.faults import FaultInjector
 from runtime.local_solver import LocalSolverOptions, solve_local
 from runtime.losses import data_objective, get_loss
 from runtime.protocol import (
@@ -35,9 +43,13 @@ from runtime.protocol import (
     LossReport,
     MessageType,
     ProtocolError,
+    Refuse,
+    Retire,
     Update,
+    Welcome,
     WorkerMessage,
     decode_broadcast,
+    decode_direct,
     encode_worker_message,
     max_message_bytes,
 )
@@ -54,15 +66,12 @@ class SchedulerSilent(RuntimeError):
     """The scheduler sent nothing for longer than the assignment allows."""
 
 
-class TimeLimitReached(RuntimeError):
-    """Too little time is left to finish another iteration (Lambda's 15-minute limit)."""
-
-
 @dataclass(frozen=True)
 class WorkerReport:
     worker_index: int
+    status: Literal["done", "retired", "refused"]
     iterations: int
-    final_loss: float
+    final_loss: float | None
     load_seconds: float
 
 
@@ -70,17 +79,23 @@ class _Connection:
     """The worker's two sockets; it owns them and closes them."""
 
     def __init__(self, assignment: WorkerAssignment, context: zmq.Context) -> None:
-        self._assignment = assignment
         endpoints = assignment.scheduler
         self.sender = context.socket(zmq.DEALER)
         self.receiver = context.socket(zmq.SUB)
+        # A stable routing id: the scheduler tells this worker from a duplicate of it.
+        token = secrets.token_hex(8)
+        self.sender.setsockopt(
+            zmq.ROUTING_ID, f"{assignment.worker_index}.{assignment.slot_epoch}.{token}".encode()
+        )
         for sock in (self.sender, self.receiver):
             sock.setsockopt(zmq.LINGER, SEND_LINGER_MS)
             if endpoints.server_public_key:
                 sock.curve_serverkey = endpoints.server_public_key.encode()
                 sock.curve_publickey = (endpoints.client_public_key or "").encode()
                 sock.curve_secretkey = (endpoints.client_secret_key or "").encode()
-        self.receiver.setsockopt(zmq.MAXMSGSIZE, max_message_bytes(assignment.data.num_features))
+        limit = 2 * max_message_bytes(assignment.data.num_features)
+        for sock in (self.sender, self.receiver):
+            sock.setsockopt(zmq.MAXMSGSIZE, limit)
         self.receiver.setsockopt(zmq.SUBSCRIBE, assignment.solve_id.encode())
         self.receiver.connect(endpoints.broadcast)
         self.sender.connect(endpoints.front)
@@ -88,129 +103,196 @@ class _Connection:
     def send(self, message: WorkerMessage) -> None:
         self.sender.send(encode_worker_message(message))
 
-    def receive(self, timeout_seconds: float) -> list[bytes] | None:
-        if not self.receiver.poll(timeout=int(timeout_seconds * 1000)):
-            return None
-        return self.receiver.recv_multipart()
-
     def close(self) -> None:
         self.sender.close()
         self.receiver.close(linger=0)
 
 
-def _header(assignment: WorkerAssignment, kind: MessageType, iteration: int) -> Header:
-    return Header(
-        type=kind,
-        solve_id=assignment.solve_id,
-        worker_index=assignment.worker_index,
-        iteration=iteration,
-        slot_epoch=assignment.slot_epoch,
-    )
+class _Worker:
+    """One worker's state and its loop."""
+
+    def __init__(
+        self,
+        assignment: WorkerAssignment,
+        connection: _Connection,
+        time_left: Callable[[], float] | None,
+    ) -> None:
+        self.assignment = assignment
+        self.connection = connection
+        self.time_left = time_left
+        self.faults = FaultInjector(
+            assignment.faults,
+            worker_index=assignment.worker_index,
+            slot_epoch=assignment.slot_epoch,
+        )
+        started = time.perf_counter()
+        self.rows = load_rows(assignment)
+        self.load_seconds = time.perf_counter() - started
+        self.loss = get_loss(assignment.model.loss)
+        spec = assignment.local_solver
+        self.options = LocalSolverOptions(
+            min_iterations=spec.min_iterations,
+            grad_tol=spec.grad_tol,
+            rel_tol=spec.rel_tol,
+            max_iterations=spec.max_iterations,
+        )
+        dimension = assignment.data.num_features
+        self.x = np.zeros(dimension)
+        self.scaled_dual = np.zeros(dimension)
+        self.lipschitz: float | None = None
+        self.last_iteration = 0
+        self.sent_at: float | None = None
+        self.slowest = 0.0
+        self.notice_given = False
+
+    def header(self, kind: MessageType, iteration: int) -> Header:
+        return Header(
+            type=kind,
+            solve_id=self.assignment.solve_id,
+            worker_index=self.assignment.worker_index,
+            iteration=iteration,
+            slot_epoch=self.assignment.slot_epoch,
+        )
+
+    def report(self, status: Literal["done", "retired", "refused"], loss: float | None = None):
+        return WorkerReport(
+            worker_index=self.assignment.worker_index,
+            status=status,
+            iterations=self.last_iteration,
+            final_loss=loss,
+            load_seconds=self.load_seconds,
+        )
+
+    def join(self) -> Welcome | Refuse:
+        self.connection.send(
+            Join(
+                header=self.header(MessageType.JOIN, 0),
+                row_start=self.assignment.row_start,
+                row_stop=self.assignment.row_stop,
+            )
+        )
+        deadline = time.monotonic() + self.assignment.scheduler_silence_seconds
+        while time.monotonic() < deadline:
+            if not self.connection.sender.poll(timeout=100):
+                continue
+            try:
+                answer = decode_direct(
+                    self.connection.sender.recv(),
+                    solve_id=self.assignment.solve_id,
+                    num_features=self.assignment.data.num_features,
+                )
+            except ProtocolError as error:
+                log.warning("dropped a direct message: %s", error)
+                continue
+            if isinstance(answer, Welcome) and answer.x is not None and answer.u is not None:
+                self.x, self.scaled_dual = answer.x.copy(), answer.u.copy()
+                self.last_iteration = answer.last_iteration
+            return answer
+        raise SchedulerSilent("no answer to join from the scheduler")
+
+    def _short_of_time(self, reserve: float) -> bool:
+        return self.time_left is not None and self.time_left() < reserve
+
+    def iterate(self, message: Iterate, received_at: float) -> bool:
+        """Algorithm 2 for one iteration; True when this worker must now exit (final update)."""
+        margin = self.assignment.retire_margin_seconds
+        self.faults.before_compute(message.iteration)
+        primal = self.x - message.z
+        self.scaled_dual = (self.scaled_dual + primal) * (message.rho_prev / message.rho)
+        report = solve_local(
+            self.rows,
+            self.loss,
+            rho=message.rho,
+            center=message.z - self.scaled_dual,
+            x0=self.x,
+            options=self.options,
+            lipschitz0=self.lipschitz,
+        )
+        self.x, self.lipschitz = report.x, report.lipschitz
+        self.faults.before_send(message.iteration)
+        sent = time.perf_counter()
+        self.slowest = max(self.slowest, sent - received_at)
+        final = self.faults.retire_after(message.iteration) or self._short_of_time(
+            margin + self.slowest
+        )
+        lead = self.assignment.handoff_lead_seconds
+        notice = (
+            not final
+            and not self.notice_given
+            and self._short_of_time(margin + 2 * self.slowest + lead)
+        )
+        self.connection.send(
+            Update(
+                header=self.header(MessageType.UPDATE, message.iteration),
+                omega=self.x + self.scaled_dual,
+                primal_sq=float(primal @ primal),
+                compute_seconds=sent - received_at,
+                idle_seconds=0.0 if self.sent_at is None else received_at - self.sent_at,
+                local_iterations=report.iterations,
+                retiring=notice,
+                final=final,
+            )
+        )
+        self.notice_given = self.notice_given or notice
+        self.sent_at, self.last_iteration = sent, message.iteration
+        return final
+
+    def run(self) -> WorkerReport:
+        answer = self.join()
+        if isinstance(answer, Refuse):
+            log.warning("refused by the scheduler: %s", answer.reason)
+            return self.report("refused")
+        dimension = self.assignment.data.num_features
+        silence = self.assignment.scheduler_silence_seconds
+        while True:
+            if not self.connection.receiver.poll(timeout=int(silence * 1000)):
+                raise SchedulerSilent(f"no broadcast from the scheduler for {silence} s")
+            frames = self.connection.receiver.recv_multipart()
+            received_at = time.perf_counter()
+            try:
+                message = decode_broadcast(
+                    frames, solve_id=self.assignment.solve_id, num_features=dimension
+                )
+            except ProtocolError as error:
+                log.warning("dropped broadcast: %s", error)
+                continue
+            if not isinstance(message, Iterate):
+                loss = data_objective(self.rows, self.loss, message.z)
+                self.connection.send(
+                    LossReport(header=self.header(MessageType.LOSS, message.iteration), loss=loss)
+                )
+                return self.report("done", loss)
+            if message.iteration <= self.last_iteration:
+                continue  # a re-broadcast of an iteration already computed
+            if self._short_of_time(self.assignment.retire_margin_seconds + self.slowest):
+                self.connection.send(
+                    Retire(header=self.header(MessageType.RETIRE, self.last_iteration))
+                )
+                return self.report("retired")
+            if self.iterate(message, received_at):
+                return self.report("retired")
 
 
 def run_worker(
     assignment: WorkerAssignment,
     *,
     context: zmq.Context | None = None,
-    scheduler_silence_seconds: float = 120.0,
     time_left: Callable[[], float] | None = None,
-    time_margin_seconds: float = 10.0,
 ) -> WorkerReport:
-    """Take part in one solve until the scheduler says terminate.
+    """Take part in one solve until the scheduler says terminate, or until retiring.
 
-    Raises :class:`SchedulerSilent` if no valid broadcast arrives for
-    ``scheduler_silence_seconds`` (the scheduler re-broadcasts while it waits,
-    so silence means it is gone and the worker must not linger), and
-    :class:`TimeLimitReached` when ``time_left()`` (seconds) drops below the
-    margin plus the slowest iteration so far, before starting another one.
+    ``time_left()`` gives the seconds this worker may still run (Lambda's
+    remaining time); without it, ``assignment.time_limit_seconds`` counts from
+    now.  Raises :class:`SchedulerSilent` if the scheduler goes quiet for
+    ``assignment.scheduler_silence_seconds`` (it re-broadcasts while it waits, so
+    silence means it is gone and the worker must not linger).
     """
-    started = time.perf_counter()
-    rows = load_rows(assignment)
-    loss = get_loss(assignment.model.loss)
-    spec = assignment.local_solver
-    options = LocalSolverOptions(
-        min_iterations=spec.min_iterations,
-        grad_tol=spec.grad_tol,
-        rel_tol=spec.rel_tol,
-        max_iterations=spec.max_iterations,
-    )
-    load_seconds = time.perf_counter() - started
-    dimension = assignment.data.num_features
-    x = np.zeros(dimension)
-    scaled_dual = np.zeros(dimension)
-    lipschitz: float | None = None
-    last_iteration = 0
-    sent_at: float | None = None
-    slowest = 0.0
-
+    if time_left is None and assignment.time_limit_seconds is not None:
+        deadline = time.monotonic() + assignment.time_limit_seconds
+        time_left = lambda: deadline - time.monotonic()  # noqa: E731
     connection = _Connection(assignment, context or zmq.Context.instance())
     try:
-        connection.send(
-            Join(
-                header=_header(assignment, MessageType.JOIN, 0),
-                row_start=assignment.row_start,
-                row_stop=assignment.row_stop,
-            )
-        )
-        while True:
-            frames = connection.receive(scheduler_silence_seconds)
-            if frames is None:
-                raise SchedulerSilent(
-                    f"no broadcast from the scheduler for {scheduler_silence_seconds} s"
-                )
-            received_at = time.perf_counter()
-            try:
-                message = decode_broadcast(
-                    frames, solve_id=assignment.solve_id, num_features=dimension
-                )
-            except ProtocolError as error:
-                log.warning("dropped broadcast: %s", error)
-                continue
-            if not isinstance(message, Iterate):
-                final_loss = data_objective(rows, loss, message.z)
-                connection.send(
-                    LossReport(
-                        header=_header(assignment, MessageType.LOSS, message.iteration),
-                        loss=final_loss,
-                    )
-                )
-                return WorkerReport(
-                    worker_index=assignment.worker_index,
-                    iterations=last_iteration,
-                    final_loss=final_loss,
-                    load_seconds=load_seconds,
-                )
-            if message.iteration <= last_iteration:
-                continue  # a re-broadcast of an iteration already computed
-            if time_left is not None and time_left() < time_margin_seconds + slowest:
-                raise TimeLimitReached(
-                    f"{time_left():.1f} s left, iterations take up to {slowest:.1f} s"
-                )
-            primal = x - message.z
-            scaled_dual = (scaled_dual + primal) * (message.rho_prev / message.rho)
-            report = solve_local(
-                rows,
-                loss,
-                rho=message.rho,
-                center=message.z - scaled_dual,
-                x0=x,
-                options=options,
-                lipschitz0=lipschitz,
-            )
-            x, lipschitz = report.x, report.lipschitz
-            sent = time.perf_counter()
-            connection.send(
-                Update(
-                    header=_header(assignment, MessageType.UPDATE, message.iteration),
-                    omega=x + scaled_dual,
-                    primal_sq=float(primal @ primal),
-                    compute_seconds=sent - received_at,
-                    idle_seconds=0.0 if sent_at is None else received_at - sent_at,
-                    local_iterations=report.iterations,
-                )
-            )
-            sent_at, last_iteration = sent, message.iteration
-            slowest = max(slowest, sent - received_at)
+        return _Worker(assignment, connection, time_left).run()
     finally:
         connection.close()
 
@@ -224,7 +306,9 @@ def main() -> int:
     )
     assignment = WorkerAssignment.model_validate(json.loads(sys.stdin.read()))
     report = run_worker(assignment)
-    log.info("worker %d done after %d iterations", report.worker_index, report.iterations)
+    log.info(
+        "worker %d %s after %d iterations", report.worker_index, report.status, report.iterations
+    )
     return 0
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from runtime.generator import row_ranges
 from runtime.shards import ShardManifest, read_manifest
@@ -55,29 +55,30 @@ def shard_row_ranges(spec: SolveSpec) -> list[tuple[int, int]]:
     return row_ranges(spec.samples, spec.workers)
 
 
-def build_assignments(
+def build_assignment(
     spec: SolveSpec,
     *,
     solve_id: str,
-    endpoints_for: Callable[[int], SchedulerEndpoints],
-) -> list[WorkerAssignment]:
-    """One assignment per worker, each with its own contiguous row range."""
-    assignments = []
-    for index, (start, stop) in enumerate(shard_row_ranges(spec)):
-        assignments.append(
-            WorkerAssignment(
-                solve_id=solve_id,
-                worker_index=index,
-                num_workers=spec.workers,
-                row_start=start,
-                row_stop=stop,
-                data=spec.data,
-                model=spec.model,
-                local_solver=spec.local_solver,
-                scheduler=endpoints_for(index),
-            )
-        )
-    return assignments
+    worker_index: int,
+    slot_epoch: int,
+    rows: tuple[int, int],
+    endpoints: SchedulerEndpoints,
+    worker_options: dict[str, Any],
+) -> WorkerAssignment:
+    """The spawn request of one worker slot (epoch > 0: a replacement)."""
+    return WorkerAssignment(
+        solve_id=solve_id,
+        worker_index=worker_index,
+        num_workers=spec.workers,
+        slot_epoch=slot_epoch,
+        row_start=rows[0],
+        row_stop=rows[1],
+        data=spec.data,
+        model=spec.model,
+        local_solver=spec.local_solver,
+        scheduler=endpoints,
+        **worker_options,
+    )
 
 
 def spec_as_json(spec: SolveSpec) -> dict[str, object]:

@@ -28,6 +28,7 @@ class FrontProxy(threading.Thread):
         context: zmq.Context,
         bind_address: str,
         backend_address: str,
+        outbox_address: str,
         max_message_bytes: int,
         stop: threading.Event,
         configure: Callable[[zmq.Socket], None] | None = None,
@@ -47,25 +48,30 @@ class FrontProxy(threading.Thread):
         self.backend.setsockopt(zmq.LINGER, 0)
         self.backend.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
         self.backend.bind(backend_address)
+        # Direct messages to one worker ([routing id, body]) from the coordinator.
+        self.outbox = context.socket(zmq.PULL)
+        self.outbox.setsockopt(zmq.LINGER, 0)
+        self.outbox.bind(outbox_address)
 
     def run(self) -> None:
         poller = zmq.Poller()
         poller.register(self.front, zmq.POLLIN)
         poller.register(self.backend, zmq.POLLIN)
+        poller.register(self.outbox, zmq.POLLIN)
         try:
             while not self._halt.is_set():
                 for sock, _ in poller.poll(POLL_MS):
                     if sock is self.front:
                         other, frames = self.backend, self._inbound()
                     else:
-                        other, frames = self.front, self.backend.recv_multipart()
+                        other, frames = self.front, sock.recv_multipart()
                     try:
                         other.send_multipart(frames, flags=zmq.NOBLOCK)
                     except zmq.Again:
                         log.warning("dropped a message: the next hop is full")
         finally:
-            self.front.close()
-            self.backend.close()
+            for sock in (self.front, self.backend, self.outbox):
+                sock.close()
 
     def _inbound(self) -> list[bytes]:
         """``[peer identity, authenticated key, body...]`` for the masters."""

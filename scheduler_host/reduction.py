@@ -2,30 +2,32 @@
 
 The front proxy hands messages round-robin (a DEALER) to ⌈W/W̄⌉ masters.  Each
 master decodes and validates what it gets (the costly part, done in parallel),
-claims the (worker, iteration) pair in the shared :class:`IterationLedger` so
-that a replayed or stale update is never counted, stores the update in that
-worker's slot of :class:`UpdateSlots`, and tells the coordinator through a queue.
+checks that the sender holds the slot it speaks for (CURVE key, slot epoch and
+routing id), claims the (worker, iteration) pair in the shared
+:class:`IterationLedger` so that a replayed or stale update is never counted,
+stores the update in that worker's slot of :class:`UpdateSlots`, and tells the
+coordinator through a queue.
 
 Summing in arrival order would make the last bits of z depend on network
 timing; the slots are instead summed in worker order once all W are in, so a
 solve is reproducible bit for bit whatever W̄ and the arrival order.  The price
-is one d-vector per worker (W·d·8 bytes, 20 MB at W=256, d=10⁴).
+is a few d-vectors per worker (3·W·d·8 bytes, 60 MB at W=256, d=10⁴), which
+also hold the state replacements resume from.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
 import zmq
 
-from runtime.protocol import ProtocolError, Update, WorkerMessage
+from runtime.protocol import Join, ProtocolError, Update, WorkerMessage
 from scheduler_host.security import SolveKeys
+from scheduler_host.slots import SlotRegistry, UpdateSlots
 
 log = logging.getLogger("lambda_admm.scheduler")
 
@@ -34,13 +36,21 @@ POLL_MS = 50
 
 @dataclass(frozen=True)
 class UpdateArrived:
-    """An accepted update; its vector went into the master's partial sums."""
+    """An accepted update; its vector is in the update slots."""
 
     worker_index: int
     iteration: int
     compute_seconds: float
     idle_seconds: float
     local_iterations: int
+    retiring: bool
+    final: bool
+
+
+@dataclass(frozen=True)
+class JoinArrived:
+    join: Join
+    peer: bytes
 
 
 @dataclass(frozen=True)
@@ -48,7 +58,7 @@ class MessageDropped:
     reason: str
 
 
-Event = UpdateArrived | MessageDropped | WorkerMessage
+Event = UpdateArrived | JoinArrived | MessageDropped | WorkerMessage
 
 
 class IterationLedger:
@@ -56,7 +66,7 @@ class IterationLedger:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._iteration = 0
+        self._iteration = -1  # nothing is accepted before the first iteration opens
         self._counted: set[int] = set()
 
     def open(self, iteration: int) -> None:
@@ -75,24 +85,8 @@ class IterationLedger:
             return None
 
 
-class UpdateSlots:
-    """One row per worker for ``ω_w`` and one entry for ``q_w``; each written once per iteration."""
-
-    def __init__(self, *, num_workers: int, num_features: int) -> None:
-        self.omega = np.zeros((num_workers, num_features))
-        self.primal_sq = np.zeros(num_workers)
-
-    def store(self, update: Update) -> None:
-        self.omega[update.header.worker_index] = update.omega
-        self.primal_sq[update.header.worker_index] = update.primal_sq
-
-    def sums(self) -> tuple[np.ndarray, float]:
-        """``(Σ_w ω_w, Σ_w q_w)`` in worker order; ``q`` summed exactly."""
-        return self.omega.sum(axis=0), math.fsum(self.primal_sq)
-
-
 class Master(threading.Thread):
-    """One reducing thread; it owns its DEALER socket."""
+    """One validating, gathering thread; it owns its DEALER socket."""
 
     def __init__(
         self,
@@ -103,6 +97,7 @@ class Master(threading.Thread):
         decode: Callable[[bytes], WorkerMessage],
         ledger: IterationLedger,
         slots: UpdateSlots,
+        registry: SlotRegistry,
         events: queue.Queue[Event],
         stop: threading.Event,
         keys: SolveKeys | None,
@@ -112,9 +107,10 @@ class Master(threading.Thread):
         self._backend_address = backend_address
         self._decode = decode
         self._ledger = ledger
-        self._events = events
         self._slots = slots
+        self._registry = registry
         self._keys = keys
+        self._events = events
         self._halt = stop
         self.ready = threading.Event()
 
@@ -126,30 +122,37 @@ class Master(threading.Thread):
         try:
             while not self._halt.is_set():
                 if sock.poll(POLL_MS):
-                    frames = sock.recv_multipart()
-                    self._handle(frames)
+                    self._handle(sock.recv_multipart())
         finally:
             sock.close()
 
     def _handle(self, frames: list[bytes]) -> None:
-        """One message; nothing a peer sends can raise out of here."""
+        """One message ``[routing id, client key, body]``; nothing a peer sends raises out."""
         try:
             if len(frames) != 3:
                 raise ProtocolError(f"expected one body frame, got {len(frames) - 2}")
-            message = self._decode(frames[2])
-            self._check_sender(message, frames[1].decode())
+            peer, client_key, body = frames
+            message = self._decode(body)
+            self._check_key(message, client_key.decode())
+            if isinstance(message, Join):
+                self._events.put(JoinArrived(join=message, peer=peer))
+                return
+            header = message.header
+            refusal = self._registry.admits(header.worker_index, header.slot_epoch, peer)
+            if refusal is not None:
+                raise ProtocolError(refusal)
             if isinstance(message, Update):
-                self._reduce(message)
+                self._gather(message)
             else:
                 self._events.put(message)
         except ProtocolError as error:
             log.warning("dropped message: %s", error)
             self._events.put(MessageDropped(reason=str(error)))
-        except Exception as error:  # a bug must not kill the reduction loop
+        except Exception as error:  # a bug must not kill the gathering loop
             log.exception("error handling a message")
             self._events.put(MessageDropped(reason=f"internal error: {error!r}"))
 
-    def _check_sender(self, message: WorkerMessage, client_key: str) -> None:
+    def _check_key(self, message: WorkerMessage, client_key: str) -> None:
         """With CURVE, a worker may speak only for its own slot."""
         if self._keys is None:
             return
@@ -157,7 +160,7 @@ class Master(threading.Thread):
         if self._keys.owner_of(client_key) != claimed:
             raise ProtocolError(f"a message for worker {claimed} came with another worker's key")
 
-    def _reduce(self, update: Update) -> None:
+    def _gather(self, update: Update) -> None:
         header = update.header
         refusal = self._ledger.claim(header.worker_index, header.iteration)
         if refusal is not None:
@@ -170,5 +173,7 @@ class Master(threading.Thread):
                 compute_seconds=update.compute_seconds,
                 idle_seconds=update.idle_seconds,
                 local_iterations=update.local_iterations,
+                retiring=update.retiring,
+                final=update.final,
             )
         )

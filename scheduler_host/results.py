@@ -52,6 +52,7 @@ class SolveResult:
     setup_seconds: float
     solve_seconds: float
     dropped_messages: int
+    replacements: int = 0
 
     def to_json_dict(self) -> dict[str, Any]:
         """``result.json``'s content (x itself goes to ``x.npy``)."""
@@ -80,6 +81,7 @@ class SolveResult:
             "setup_seconds": self.setup_seconds,
             "solve_seconds": self.solve_seconds,
             "dropped_messages": self.dropped_messages,
+            "replacements": self.replacements,
             "history": [asdict(record) for record in self.history],
             "workers": workers,
         }

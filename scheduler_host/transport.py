@@ -14,8 +14,9 @@ from runtime.protocol import decode_worker_message, max_message_bytes
 from runtime.specs import SchedulerEndpoints
 from scheduler_host.broadcast import Broadcaster
 from scheduler_host.front import FrontProxy
-from scheduler_host.reduction import Event, IterationLedger, Master, UpdateSlots
+from scheduler_host.reduction import Event, IterationLedger, Master
 from scheduler_host.security import SolveKeys, start_authenticator
+from scheduler_host.slots import SlotRegistry, UpdateSlots
 
 
 class SolveTransport:
@@ -52,13 +53,16 @@ class SolveTransport:
         self.stop = threading.Event()
         self.ledger = IterationLedger()
         self.slots = UpdateSlots(num_workers=num_workers, num_features=num_features)
+        self.registry = SlotRegistry(num_workers=num_workers)
         self.events: queue.Queue[Event] = queue.Queue()
         backend = f"inproc://masters-{solve_id}"
+        outbox = f"inproc://outbox-{solve_id}"
         try:
             self.front = FrontProxy(
                 context=self.context,
                 bind_address=f"tcp://{bind_host}:{front_port}",
                 backend_address=backend,
+                outbox_address=outbox,
                 max_message_bytes=max_message_bytes(num_features),
                 stop=self.stop,
                 configure=configure,
@@ -88,6 +92,7 @@ class SolveTransport:
                 decode=decode,
                 ledger=self.ledger,
                 slots=self.slots,
+                registry=self.registry,
                 events=self.events,
                 stop=self.stop,
                 keys=self.keys,
@@ -100,11 +105,23 @@ class SolveTransport:
             server_public_key=self.keys.server.public if self.keys is not None else None,
         )
 
-    def endpoints_for(self, worker_index: int) -> SchedulerEndpoints:
-        """The endpoints with this worker slot's client keys (none when insecure)."""
+        # Owned by the coordinator (the thread that makes the transport).
+        self._outbox = self.context.socket(zmq.PUSH)
+        self._outbox.setsockopt(zmq.LINGER, 0)
+        self._outbox.connect(outbox)
+
+    def send_direct(self, peer: bytes, body: bytes) -> None:
+        """A message to one worker, through the ROUTER."""
+        self._outbox.send_multipart([peer, body])
+
+    def endpoints_for(self, worker_index: int, *, new_keys: bool = False) -> SchedulerEndpoints:
+        """The endpoints with this worker slot's client keys (none when insecure).
+
+        ``new_keys`` issues the slot a fresh pair, for a replacement worker.
+        """
         if self.keys is None:
             return self.endpoints
-        pair = self.keys.clients[worker_index]
+        pair = self.keys.issue(worker_index) if new_keys else self.keys.clients[worker_index]
         return self.endpoints.model_copy(
             update={"client_public_key": pair.public, "client_secret_key": pair.secret}
         )
@@ -132,5 +149,6 @@ class SolveTransport:
             if thread.is_alive():
                 thread.join(timeout=5)
         self.broadcaster.close()
+        self._outbox.close()
         self._stop_authenticator()
         self.context.destroy(linger=0)

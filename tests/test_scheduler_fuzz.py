@@ -55,7 +55,6 @@ from scheduler_host.spawners.local import LocalProcessSpawner
 from tests.test_protocol_fuzz import (
     Wire,
     WireStrategies,
-    is_known_array_comparison_bug,
     packed,
 )
 
@@ -189,10 +188,6 @@ def _verdict(raw: bytes, *, owner: int | None, final: int, closed_up_to: int) ->
         message = WIRE.decode(raw)
     except ProtocolError:
         return "refused"
-    except ValueError as error:
-        if is_known_array_comparison_bug(error):
-            return "refused"  # as an internal error
-        raise
     iteration = message.header.iteration
     if owner is not None and message.header.worker_index != owner:
         verdict = "refused"  # another worker's slot: the key check refuses it
@@ -418,10 +413,7 @@ def _solve_under_attack(
     # Each message that got through is dropped at most once; the two sure drops are counted.
     sent = spawner.sent
     assert 2 <= result.dropped_messages <= sent["refused"] + sent["harmless"] + sent["borderline"]
-    known = [error for error in internal.errors if is_known_array_comparison_bug(error)]
-    event(f"internal errors from the known protocol bug: {'0' if not known else '1+'}")
-    unexpected = [error for error in internal.errors if not is_known_array_comparison_bug(error)]
-    assert not unexpected, unexpected
+    assert not internal.errors, internal.errors
 
 
 # No shrinking: each example is a live solve, and a failure is reported as drawn.

@@ -82,14 +82,15 @@ class ApiGatewaySpawner:
         self._retry = retry or RetryPolicy()
         self._client = httpx.Client(timeout=timeout_seconds)
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="spawn")
-        self._pending: dict[int, Future[None]] = {}
+        self._pending: dict[tuple[int, int], Future[None]] = {}
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
         self.attempts = 0
 
     def spawn(self, assignments: list[WorkerAssignment]) -> None:
         for assignment in assignments:
-            self._pending[assignment.worker_index] = self._pool.submit(self._post, assignment)
+            key = (assignment.worker_index, assignment.slot_epoch)
+            self._pending[key] = self._pool.submit(self._post, assignment)
 
     def _post(self, assignment: WorkerAssignment) -> None:
         body = assignment.model_dump_json().encode()
@@ -122,12 +123,14 @@ class ApiGatewaySpawner:
 
     def failures(self) -> list[SpawnFailure]:
         found = []
-        for index, future in list(self._pending.items()):
+        for (index, epoch), future in list(self._pending.items()):
             if future.done():
-                del self._pending[index]
+                del self._pending[index, epoch]
                 error = future.exception()
                 if error is not None:
-                    found.append(SpawnFailure(worker_index=index, reason=str(error)))
+                    found.append(
+                        SpawnFailure(worker_index=index, slot_epoch=epoch, reason=str(error))
+                    )
         return found
 
     def wait(self) -> None:

@@ -14,6 +14,7 @@ class SpawnFailure:
 
     worker_index: int
     reason: str
+    slot_epoch: int = 0
 
 
 class Spawner(Protocol):

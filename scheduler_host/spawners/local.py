@@ -24,8 +24,8 @@ class LocalProcessSpawner:
         self._python = python
         self._log_directory = Path(log_directory or tempfile.mkdtemp(prefix="lambda-admm-"))
         self._log_directory.mkdir(parents=True, exist_ok=True)
-        self._processes: dict[int, subprocess.Popen[bytes]] = {}
-        self._reported: set[int] = set()
+        self._processes: dict[tuple[int, int], subprocess.Popen[bytes]] = {}
+        self._reported: set[tuple[int, int]] = set()
 
     @property
     def log_directory(self) -> Path:
@@ -45,22 +45,30 @@ class LocalProcessSpawner:
             assert process.stdin is not None
             process.stdin.write(assignment.model_dump_json().encode())
             process.stdin.close()
-            self._processes[index] = process
-            self._reported.discard(index)
+            self._processes[index, assignment.slot_epoch] = process
 
     def failures(self) -> list[SpawnFailure]:
+        """Workers that exited abnormally (retired and refused workers exit with 0)."""
         found = []
-        for index, process in self._processes.items():
+        for (index, epoch), process in self._processes.items():
             code = process.poll()
-            if code not in (None, 0) and index not in self._reported:
-                self._reported.add(index)
-                found.append(SpawnFailure(worker_index=index, reason=self._describe(index, code)))
+            if code not in (None, 0) and (index, epoch) not in self._reported:
+                self._reported.add((index, epoch))
+                found.append(
+                    SpawnFailure(
+                        worker_index=index,
+                        slot_epoch=epoch,
+                        reason=self._describe(index, epoch, code),
+                    )
+                )
         return found
 
-    def _describe(self, index: int, code: int) -> str:
-        logs = sorted(self._log_directory.glob(f"worker-{index:05d}-*.log"))
-        tail = logs[-1].read_text(errors="replace").strip().splitlines()[-5:] if logs else []
-        return f"worker {index} exited with code {code}: " + " | ".join(tail)
+    def _describe(self, index: int, epoch: int, code: int) -> str:
+        log_path = self._log_directory / f"worker-{index:05d}-{epoch}.log"
+        lines = (
+            log_path.read_text(errors="replace").strip().splitlines() if log_path.exists() else []
+        )
+        return f"worker {index} exited with code {code}: " + " | ".join(lines[-5:])
 
     def close(self) -> None:
         for process in self._processes.values():

@@ -1,0 +1,112 @@
+"""Worker slots: who holds each slot, and the state a replacement resumes from.
+
+A slot is one share of the rows.  Its holder is identified by the slot epoch
+(bumped at every replacement) and the ZMQ routing id of the joined worker, so
+a duplicate delivery of the same spawn request, or a worker declared dead that
+is in fact only slow, is refused and its messages are ignored.
+
+State for a replacement is rebuilt from what the scheduler already has, with
+no extra traffic: after iteration j a worker holds ``ω^j = x^j + u^j`` (sent),
+and its dual is ``u^j = (ω^{j-1} - z^j)·ρ_{j-1}/ρ_j`` (Algorithm 2, steps 1-2).
+So keeping the previous ω and u per slot gives ``(x^j, u^j)`` for any slot,
+whether or not it has reported the open iteration.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+import numpy as np
+
+from runtime.protocol import Update
+
+
+class SlotState(StrEnum):
+    SPAWNED = "spawned"  # spawn requested, not joined yet
+    JOINED = "joined"  # holder computing or waiting
+    RETIRING = "retiring"  # holder gave notice; a successor is being spawned
+    VACANT = "vacant"  # holder gone (retired or dead); successor not welcomed yet
+
+
+@dataclass
+class Slot:
+    index: int
+    epoch: int = 0
+    state: SlotState = SlotState.SPAWNED
+    peer: bytes | None = None
+    spawned_at: float = 0.0
+    active_since: float = 0.0  # when the current holder was welcomed
+    respawns: int = 0  # replacements after failures (planned hand-offs do not count)
+    spawn_epoch: int = 0  # the highest epoch spawned for this slot
+    successor_epoch: int | None = None
+    successor_peer: bytes | None = None
+    successor_spawned_at: float = 0.0
+    recent_compute: deque[float] = field(default_factory=lambda: deque(maxlen=5))
+
+
+class SlotRegistry:
+    """Slot holders; the coordinator changes them, masters ask :meth:`admits`."""
+
+    def __init__(self, *, num_workers: int) -> None:
+        self._lock = threading.Lock()
+        self.slots = [Slot(index=index) for index in range(num_workers)]
+
+    def admits(self, worker_index: int, epoch: int, peer: bytes) -> str | None:
+        """None if this peer holds the slot at this epoch, else why its message is dropped."""
+        with self._lock:
+            slot = self.slots[worker_index]
+            if epoch != slot.epoch:
+                return (
+                    f"message from worker {worker_index} of epoch {epoch} (slot is at {slot.epoch})"
+                )
+            if peer != slot.peer or slot.state not in (SlotState.JOINED, SlotState.RETIRING):
+                return f"message from a worker that does not hold slot {worker_index}"
+            return None
+
+    def set_holder(self, slot: Slot, *, epoch: int, peer: bytes | None, state: SlotState) -> None:
+        with self._lock:
+            slot.epoch, slot.peer, slot.state = epoch, peer, state
+
+
+class UpdateSlots:
+    """Per slot: this iteration's ``ω`` and ``q``, and the previous ``ω`` and ``u``."""
+
+    def __init__(self, *, num_workers: int, num_features: int) -> None:
+        self.omega = np.zeros((num_workers, num_features))
+        self.primal_sq = np.zeros(num_workers)
+        self.reported = np.zeros(num_workers, dtype=bool)
+        self.omega_prev = np.zeros((num_workers, num_features))
+        self.dual_prev = np.zeros((num_workers, num_features))
+
+    def open(self) -> None:
+        self.reported[:] = False
+
+    def store(self, update: Update) -> None:
+        index = update.header.worker_index
+        self.omega[index] = update.omega
+        self.primal_sq[index] = update.primal_sq
+        self.reported[index] = True
+
+    def sums(self) -> tuple[np.ndarray, float]:
+        """``(Σ_w ω_w, Σ_w q_w)`` in worker order (bit-reproducible); ``q`` summed exactly."""
+        import math
+
+        return self.omega.sum(axis=0), math.fsum(self.primal_sq)
+
+    def close(self, *, z: np.ndarray, rho_prev: float, rho: float) -> None:
+        """All updates of the iteration that used ``(z, ρ_prev, ρ)`` are in: advance the state."""
+        self.dual_prev = (self.omega_prev - z) * (rho_prev / rho)
+        self.omega_prev = self.omega.copy()
+
+    def state_of(
+        self, index: int, *, iteration: int, z: np.ndarray, rho_prev: float, rho: float
+    ) -> tuple[int, np.ndarray, np.ndarray]:
+        """``(last iteration done, x, u)`` of a slot while ``iteration`` is open."""
+        if self.reported[index]:
+            dual = (self.omega_prev[index] - z) * (rho_prev / rho)
+            return iteration, self.omega[index] - dual, dual
+        dual = self.dual_prev[index]
+        return iteration - 1, self.omega_prev[index] - dual, dual.copy()
