@@ -7,11 +7,19 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 
+from runtime.specs import FaultPlan, FaultRule
 from scheduler_host import cli_remote
 from scheduler_host.cli_spec import build_spec, spec_from_flags, with_spec_flags
-from scheduler_host.solve_spec import PAPER_DENSITY, PAPER_FEATURES, PAPER_SAMPLES, SolveSpec
+from scheduler_host.solve_spec import (
+    PAPER_DENSITY,
+    PAPER_FEATURES,
+    PAPER_SAMPLES,
+    SolveSpec,
+    describe_validation_error,
+)
 from scheduler_host.spawners.base import Spawner
 
 app = typer.Typer(
@@ -34,6 +42,7 @@ def run_solve_command(
     bind_host: str = "127.0.0.1",
     advertise_host: str | None = None,
     secure: bool = True,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Solve, show progress, write the result directory."""
     from scheduler_host.assignments import spec_as_json
@@ -47,7 +56,9 @@ def run_solve_command(
             "[yellow]warning:[/yellow] --insecure: ZMQ traffic is neither authenticated nor "
             "encrypted; anyone who reaches the ports can read z and send updates"
         )
-    options = SchedulerOptions(bind_host=bind_host, advertise_host=advertise_host, secure=secure)
+    options = SchedulerOptions(
+        bind_host=bind_host, advertise_host=advertise_host, secure=secure, **(extra or {})
+    )
     try:
         with iteration_progress(max_iter=spec.max_iter, console=console) as on_iteration:
             result = run_solve(spec, spawner=spawner, options=options, on_iteration=on_iteration)
@@ -61,6 +72,28 @@ def run_solve_command(
             result, out / "convergence.png", eps_primal=spec.eps_primal, eps_dual=spec.eps_dual
         )
         typer.echo(f"results in {out}/ (result.json, x.npy, convergence.png)")
+
+
+def parse_faults(rules: list[str], seed: int) -> FaultPlan:
+    """``kind[:key=value...]`` per rule, e.g. ``kill:worker=1:iteration=3`` or
+    ``delay:seconds=0.5:probability=0.2`` (keys: worker, iteration, probability, seconds)."""
+    parsed = []
+    for text in rules:
+        kind, *pairs = text.split(":")
+        fields: dict[str, str] = {"kind": kind}
+        for pair in pairs:
+            key, separator, value = pair.partition("=")
+            if not separator:
+                raise typer.BadParameter(
+                    f"expected key=value, got {pair!r}", param_hint="--inject-faults"
+                )
+            fields[key] = value
+        try:
+            parsed.append(FaultRule.model_validate(fields))
+        except ValidationError as error:
+            detail = describe_validation_error(error)
+            raise typer.BadParameter(f"{text!r}: {detail}", param_hint="--inject-faults") from None
+    return FaultPlan(rules=tuple(parsed), seed=seed)
 
 
 def _lambda_spawner(api: str | None, region: str | None) -> Spawner:
@@ -96,6 +129,14 @@ def solve(
     ] = None,
     verbose: Annotated[bool, typer.Option(help="log scheduler events")] = False,
     insecure: Annotated[bool, typer.Option(help="no CURVE on the ZMQ sockets (debugging)")] = False,
+    inject_faults: Annotated[
+        list[str] | None,
+        typer.Option(help="kill|delay|retire[:worker=W][:iteration=K][:probability=P][:seconds=S]"),
+    ] = None,
+    fault_seed: Annotated[int, typer.Option(help="seed of the fault injector")] = 0,
+    worker_time_limit: Annotated[
+        float | None, typer.Option(help="local workers retire and hand off after this many s")
+    ] = None,
 ) -> None:
     """Solve min Σ f_n(x) + h(x) with consensus ADMM (local worker processes by default)."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
@@ -105,12 +146,23 @@ def solve(
         )
     if backend == "lambda" and advertise_host is None:
         raise typer.BadParameter("required with --backend lambda", param_hint="--advertise-host")
+    if worker_time_limit is not None and worker_time_limit <= 0:
+        raise typer.BadParameter(
+            f"must be > 0, got {worker_time_limit}", param_hint="--worker-time-limit"
+        )
+    faults = parse_faults(inject_faults or [], fault_seed)
     spec = spec_from_flags(flags, out=out)
+    extra = {"faults": faults, "worker_time_limit_seconds": worker_time_limit}
+    if worker_time_limit is not None:
+        extra.update(
+            retire_margin_seconds=min(10.0, worker_time_limit / 10),
+            handoff_lead_seconds=min(30.0, worker_time_limit / 5),
+        )
     if backend == "local":
         from scheduler_host.spawners.local import LocalProcessSpawner
 
         spawner: Spawner = LocalProcessSpawner(log_directory=out / "logs" if out else None)
-        run_solve_command(spec, spawner=spawner, out=out, secure=not insecure)
+        run_solve_command(spec, spawner=spawner, out=out, secure=not insecure, extra=extra)
     else:
         spawner = _lambda_spawner(api, region)
         run_solve_command(
@@ -120,6 +172,7 @@ def solve(
             bind_host="0.0.0.0",
             advertise_host=advertise_host,
             secure=not insecure,
+            extra=extra,
         )
 
 

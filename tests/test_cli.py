@@ -111,3 +111,39 @@ def test_data_prepare_then_solve_from_shards(tmp_path: Path) -> None:
     assert "is prepared for 3 workers, got 2" in _plain(wrong.output)
     solved = runner.invoke(app, ["solve", "--shards", str(tmp_path / "ds"), "--workers", "3"])
     assert solved.exit_code == 0, solved.output
+
+
+def test_injected_faults_are_survived_and_recorded(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        [
+            "solve",
+            *SMALL,
+            "--workers",
+            "3",
+            "--out",
+            str(out),
+            "--inject-faults",
+            "kill:worker=1:iteration=2",
+            "--fault-seed",
+            "5",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads((out / "result.json").read_text())
+    assert body["converged"] is True and body["replacements"] == 1
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("explode", "'explode': kind: Input should be 'kill', 'delay' or 'retire'"),
+        ("kill:worker", "expected key=value, got 'worker'"),
+        ("delay:probability=2", "probability: Input should be less than or equal to 1"),
+    ],
+)
+def test_bad_fault_rules_name_the_flag(rule: str, message: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["solve", *SMALL, "--inject-faults", rule])
+    assert result.exit_code == 2
+    assert "--inject-faults" in _plain(result.output) and message in _plain(result.output)
