@@ -63,6 +63,10 @@ class LocalProcessSpawner:
                 )
         return found
 
+    def exit_codes(self) -> dict[tuple[int, int], int | None]:
+        """Each worker's exit code by (slot, epoch); None while it runs."""
+        return {key: process.poll() for key, process in self._processes.items()}
+
     def _describe(self, index: int, epoch: int, code: int) -> str:
         log_path = self._log_directory / f"worker-{index:05d}-{epoch}.log"
         lines = (
