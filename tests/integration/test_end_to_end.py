@@ -146,7 +146,9 @@ def test_bad_spec_is_rejected_naming_the_field(
     deployed_stack: DeployedStack, api_credentials: None, body: dict[str, object], detail: str
 ) -> None:
     url = f"{deployed_stack.api_url}/solves"
-    response = _signed_call("POST", url, body=json.dumps(body).encode(), region="us-east-1")
+    response = _signed_call(
+        "POST", url, body=json.dumps(body).encode(), region=deployed_stack.region
+    )
     assert response.status_code == 400, response.text
     assert response.json() == {"error": "invalid solve spec", "detail": detail}
     assert evidence.queue_counts(deployed_stack)["ApproximateNumberOfMessages"] == 0
