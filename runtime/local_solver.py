@@ -196,14 +196,29 @@ def solve_local(
         # optimum, where F's rounding error exceeds the decrease being tested.
         gradient_margins = features @ gradient
         offset_dot_gradient = float(np.dot(offset_y, gradient))
+        lipschitz_before, trials = lipschitz, 0
         while True:
             step = 1.0 / lipschitz
             np.multiply(gradient_margins, -step, out=margins_new)  # δ = A(x_{k+1} - y_k)
             change = loss.value_change(
                 margins_y, margins_new, labels, weights, workspace=workspace
             ) + rho * step * (0.5 * step * gradient_sq - offset_dot_gradient)
-            if change <= -0.5 * step * gradient_sq or not math.isfinite(lipschitz):
+            if change <= -0.5 * step * gradient_sq:
                 break
+            trials += 1
+            if trials > _MAX_BACKTRACKS:
+                # No step decreases F measurably: y is the optimum to rounding (a forced
+                # min_iterations gets here). Growing L further would only overflow it.
+                return _final_report(
+                    data,
+                    loss,
+                    rho=rho,
+                    center=center,
+                    x=y,
+                    iterations=iterations,
+                    lipschitz=lipschitz_before,
+                    reason="relative_decrease",
+                )
             lipschitz *= _GROW
         margins_new += margins_y
         objective_new = objective_y + change
@@ -246,6 +261,10 @@ def solve_local(
         x = x_new
         margins_x, margins_new = margins_new, margins_x
         lipschitz *= _SHRINK
+
+
+#: Doublings of L (a factor of 2^50 ≈ 1e15) without a measurable decrease end the solve.
+_MAX_BACKTRACKS = 50
 
 
 def _final_report(

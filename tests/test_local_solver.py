@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -200,3 +202,34 @@ def test_solve_local_rejects_bad_inputs(kwargs: dict[str, object], message: str)
 def test_options_validation(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         LocalSolverOptions(**kwargs)  # type: ignore[arg-type]
+
+
+def test_forced_iterations_at_the_optimum_keep_a_finite_step() -> None:
+    """min_iterations beyond convergence must not grow L to inf (a worker once crashed so)."""
+    data = generate_rows(samples=400, features=20, density=0.3, seed=4, start=0, stop=400)
+    center = np.zeros(20)
+    options = LocalSolverOptions(min_iterations=1, grad_tol=1e-12, rel_tol=0.0)
+    converged = solve_local(
+        data, LogisticLoss(), rho=1.0, center=center, x0=center, options=options
+    )
+    forced = solve_local(
+        data,
+        LogisticLoss(),
+        rho=1.0,
+        center=center,
+        x0=converged.x,
+        options=LocalSolverOptions(min_iterations=300, grad_tol=1e-2),
+        lipschitz0=converged.lipschitz,
+    )
+    assert math.isfinite(forced.lipschitz) and forced.lipschitz < 1e6
+    np.testing.assert_allclose(forced.x, converged.x, atol=1e-9)
+    again = solve_local(  # the estimate is usable as the next call's warm start
+        data,
+        LogisticLoss(),
+        rho=1.0,
+        center=center,
+        x0=forced.x,
+        options=options,
+        lipschitz0=forced.lipschitz,
+    )
+    assert again.gradient_norm <= 1e-12 or again.stop_reason == "relative_decrease"
