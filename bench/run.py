@@ -15,7 +15,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-BENCHMARKS = ("local_solver", "paper_solve", "dual_residual")
+BENCHMARKS = ("local_solver", "paper_solve", "dual_residual", "async_straggler")
 RESULTS = Path(__file__).resolve().parent / "results"
 
 

@@ -45,6 +45,7 @@ from runtime.protocol import (
     ProtocolError,
     Refuse,
     Retire,
+    Terminate,
     Update,
     Welcome,
     WorkerMessage,
@@ -144,6 +145,7 @@ class _Worker:
         self.sent_at: float | None = None
         self.slowest = 0.0
         self.notice_given = False
+        self.rho_last: float | None = None  # the ρ of this worker's previous update
 
     def header(self, kind: MessageType, iteration: int) -> Header:
         return Header(
@@ -198,7 +200,11 @@ class _Worker:
         margin = self.assignment.retire_margin_seconds
         self.faults.before_compute(message.iteration)
         primal = self.x - message.z
-        self.scaled_dual = (self.scaled_dual + primal) * (message.rho_prev / message.rho)
+        # u is scaled by the ρ it was last updated with: this worker's own previous ρ (in
+        # sync mode that is the broadcast's ρ_prev; in async mode iterations may be skipped).
+        rho_last = message.rho_prev if self.rho_last is None else self.rho_last
+        self.scaled_dual = (self.scaled_dual + primal) * (rho_last / message.rho)
+        self.rho_last = message.rho
         report = solve_local(
             self.rows,
             self.loss,
@@ -237,24 +243,42 @@ class _Worker:
         self.sent_at, self.last_iteration = sent, message.iteration
         return final
 
+    def _newest_broadcast(self) -> Iterate | Terminate | None:
+        """The newest valid broadcast queued (async mode: skip the z's already superseded)."""
+        newest: Iterate | Terminate | None = None
+        receiver = self.connection.receiver
+        while newest is None or receiver.poll(timeout=0):
+            try:
+                message = decode_broadcast(
+                    receiver.recv_multipart(),
+                    solve_id=self.assignment.solve_id,
+                    num_features=self.assignment.data.num_features,
+                )
+            except ProtocolError as error:
+                log.warning("dropped broadcast: %s", error)
+                if newest is None:
+                    return None
+                continue
+            if (
+                newest is None
+                or isinstance(message, Terminate)
+                or (isinstance(newest, Iterate) and message.iteration > newest.iteration)
+            ):
+                newest = message
+        return newest
+
     def run(self) -> WorkerReport:
         answer = self.join()
         if isinstance(answer, Refuse):
             log.warning("refused by the scheduler: %s", answer.reason)
             return self.report("refused")
-        dimension = self.assignment.data.num_features
         silence = self.assignment.scheduler_silence_seconds
         while True:
             if not self.connection.receiver.poll(timeout=int(silence * 1000)):
                 raise SchedulerSilent(f"no broadcast from the scheduler for {silence} s")
-            frames = self.connection.receiver.recv_multipart()
+            message = self._newest_broadcast()
             received_at = time.perf_counter()
-            try:
-                message = decode_broadcast(
-                    frames, solve_id=self.assignment.solve_id, num_features=dimension
-                )
-            except ProtocolError as error:
-                log.warning("dropped broadcast: %s", error)
+            if message is None:
                 continue
             if not isinstance(message, Iterate):
                 loss = data_objective(self.rows, self.loss, message.z)

@@ -49,6 +49,11 @@ def spec_flags(
     dual_residual: Annotated[
         str, typer.Option(help="consensus (ρ√W‖Δz‖) | paper (ρ‖Δz‖)")
     ] = "consensus",
+    mode: Annotated[str, typer.Option(help="sync (the paper) | async (bounded delay)")] = "sync",
+    async_fraction: Annotated[
+        float, typer.Option(help="async: share of workers a global step waits for")
+    ] = 0.5,
+    max_delay: Annotated[int, typer.Option(help="async: τ, max age of a contribution")] = 4,
     min_local_iter: Annotated[int, typer.Option(help="K_w, minimum FISTA iterations")] = 1,
     max_local_iter: Annotated[int, typer.Option(help="maximum FISTA iterations")] = 10_000,
     eps_grad: Annotated[float, typer.Option(help="ε_g, local gradient tolerance")] = 1e-2,

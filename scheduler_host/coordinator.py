@@ -74,6 +74,9 @@ class Coordinator:
         self.iteration = 0
         self.z = np.zeros(spec.features)
         self.rho = self.rho_prev = spec.rho0
+        # The z and ρ of the iterations workers may still be answering (state of a slot).
+        self.z_of: dict[int, np.ndarray] = {}
+        self.rho_of: dict[int, float] = {0: spec.rho0}
         self.arrived: set[int] = set()
         self.opened_at = 0.0
         self.losses: dict[int, float] = {}
@@ -138,9 +141,8 @@ class Coordinator:
         if self.phase == "joining":
             welcome = Welcome(last_iteration=0)
         else:
-            open_iteration = self.iteration + (1 if self.phase == "finishing" else 0)
             last, x, u = self.transport.slots.state_of(
-                slot.index, iteration=open_iteration, z=self.z, rho_prev=self.rho_prev, rho=self.rho
+                slot.index, z_of=self.z_of, rho_of=self.rho_of
             )
             welcome = Welcome(last_iteration=last, x=x, u=u)
         self.transport.send_direct(slot.peer, encode_direct(welcome, solve_id=self.solve_id))
@@ -168,8 +170,7 @@ class Coordinator:
 
     # -- events and liveness --------------------------------------------------------------
     def _on_update(self, event: UpdateArrived) -> None:
-        if event.iteration != self.iteration:
-            return
+        """An update the ledger accepted (sync: this iteration's; async: at most τ old)."""
         slot = self.slots[event.worker_index]
         self.arrived.add(event.worker_index)
         slot.recent_compute.append(event.compute_seconds)
@@ -277,19 +278,25 @@ class Coordinator:
         history: list[IterationRecord] = []
         started = time.monotonic()
         converged = False
+        slots = self.transport.slots
         while not converged and self.iteration < self.spec.max_iter:
             self.iteration += 1
             self.arrived = set()
-            self.transport.slots.open()
+            self.z_of[self.iteration], self.rho_of[self.iteration] = self.z, self.rho
             self.transport.ledger.open(self.iteration)
             self.opened_at = time.monotonic()
             self._broadcast(
                 Iterate(iteration=self.iteration, rho=self.rho, rho_prev=self.rho_prev, z=self.z)
             )
             deadline = self.opened_at + self.options.iteration_timeout_seconds
-            while len(self.arrived) < self.spec.workers:
+            # Sync: all W updates of this iteration.  Async (Zhang & Kwok 2014): a quorum of
+            # fresh updates, and no contribution older than τ iterations.
+            oldest_allowed = self.iteration - self.spec.staleness_bound + 1
+            while len(self.arrived) < self.spec.quorum or slots.oldest_iteration() < oldest_allowed:
                 self._poll(deadline, f"the updates of iteration {self.iteration}")
-            omega_sum, primal_sq_sum = self.transport.slots.sums()
+            omega_sum, primal_sq_sum = slots.scaled_sums(
+                rho=self.rho, z_of=self.z_of, rho_of=self.rho_of
+            )
             step = global_step(
                 omega_sum=omega_sum,
                 primal_sq_sum=primal_sq_sum,
@@ -299,7 +306,6 @@ class Coordinator:
                 penalty=penalty,
                 dual_residual_form=self.spec.dual_residual,
             )
-            self.transport.slots.close(z=self.z, rho_prev=self.rho_prev, rho=self.rho)
             record = IterationRecord(
                 iteration=self.iteration,
                 primal_residual=step.primal_residual,
@@ -319,12 +325,13 @@ class Coordinator:
             )
             self.z = step.z
             self.rho_prev, self.rho = self.rho, step.rho_next
+            for old in [k for k in self.z_of if k < slots.oldest_iteration()]:
+                del self.z_of[old]
         return history, converged
 
     def _finish(self, reason: str) -> float:
         self.phase = "finishing"
         self.transport.ledger.open(-1)  # no update is accepted any more
-        self.transport.slots.open()
         self._broadcast(Terminate(iteration=self.iteration, z=self.z, reason=reason))
         deadline = time.monotonic() + self.options.final_timeout_seconds
         while len(self.losses) < self.spec.workers:

@@ -62,26 +62,32 @@ Event = UpdateArrived | JoinArrived | MessageDropped | WorkerMessage
 
 
 class IterationLedger:
-    """Which workers' updates have been counted for the open iteration."""
+    """Which updates may still be counted.
 
-    def __init__(self) -> None:
+    Sync mode (``max_delay=1``): only the open iteration's, once per worker.  Async
+    mode: any of the last ``max_delay`` iterations, each worker's iterations strictly
+    increasing (a worker always computes on the newest z it has).
+    """
+
+    def __init__(self, *, max_delay: int = 1) -> None:
         self._lock = threading.Lock()
+        self._max_delay = max_delay
         self._iteration = -1  # nothing is accepted before the first iteration opens
-        self._counted: set[int] = set()
+        self._last: dict[int, int] = {}
 
     def open(self, iteration: int) -> None:
         with self._lock:
             self._iteration = iteration
-            self._counted = set()
 
     def claim(self, worker_index: int, iteration: int) -> str | None:
         """Count this update, or say why it must be dropped."""
         with self._lock:
-            if iteration != self._iteration:
+            oldest = self._iteration - self._max_delay + 1
+            if not oldest <= iteration <= self._iteration:
                 return f"stale update for iteration {iteration} (open: {self._iteration})"
-            if worker_index in self._counted:
+            if iteration <= self._last.get(worker_index, 0):
                 return f"duplicate update from worker {worker_index} for iteration {iteration}"
-            self._counted.add(worker_index)
+            self._last[worker_index] = iteration
             return None
 
 

@@ -109,6 +109,7 @@ def run_solve(
             front_port=options.front_port,
             broadcast_port=options.broadcast_port,
             secure=options.secure,
+            max_delay=spec.staleness_bound,
         ) as transport:
             coordinator = Coordinator(
                 spec=spec,

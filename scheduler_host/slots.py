@@ -72,23 +72,29 @@ class SlotRegistry:
 
 
 class UpdateSlots:
-    """Per slot: this iteration's ``ω`` and ``q``, and the previous ``ω`` and ``u``."""
+    """Per slot: the latest ``ω`` and ``q``, the ``ω`` before it, and the iterations they used.
+
+    A worker's update for iteration j used ``z^j`` and ``ρ_j``; before it, the worker
+    rescaled its dual by its own previous ``ρ`` (that of its previous update, j'):
+    ``u = (ω^{j'} - z^j)·ρ_{j'}/ρ_j`` and ``x = ω^j - u``.  That holds in sync mode
+    (j' = j - 1) and in async mode alike, so a replacement resumes exactly.
+    """
 
     def __init__(self, *, num_workers: int, num_features: int) -> None:
         self.omega = np.zeros((num_workers, num_features))
+        self.omega_before = np.zeros((num_workers, num_features))
         self.primal_sq = np.zeros(num_workers)
-        self.reported = np.zeros(num_workers, dtype=bool)
-        self.omega_prev = np.zeros((num_workers, num_features))
-        self.dual_prev = np.zeros((num_workers, num_features))
-
-    def open(self) -> None:
-        self.reported[:] = False
+        self.iteration = np.zeros(num_workers, dtype=np.int64)
+        self.iteration_before = np.zeros(num_workers, dtype=np.int64)
 
     def store(self, update: Update) -> None:
+        """One worker's update (each slot is written by one master at a time)."""
         index = update.header.worker_index
+        self.omega_before[index] = self.omega[index]
+        self.iteration_before[index] = self.iteration[index]
         self.omega[index] = update.omega
         self.primal_sq[index] = update.primal_sq
-        self.reported[index] = True
+        self.iteration[index] = update.header.iteration
 
     def sums(self) -> tuple[np.ndarray, float]:
         """``(Σ_w ω_w, Σ_w q_w)`` in worker order (bit-reproducible); ``q`` summed exactly."""
@@ -96,17 +102,41 @@ class UpdateSlots:
 
         return self.omega.sum(axis=0), math.fsum(self.primal_sq)
 
-    def close(self, *, z: np.ndarray, rho_prev: float, rho: float) -> None:
-        """All updates of the iteration that used ``(z, ρ_prev, ρ)`` are in: advance the state."""
-        self.dual_prev = (self.omega_prev - z) * (rho_prev / rho)
-        self.omega_prev = self.omega.copy()
+    def scaled_sums(
+        self, *, rho: float, z_of: dict[int, np.ndarray], rho_of: dict[int, float]
+    ) -> tuple[np.ndarray, float]:
+        """:meth:`sums`, with each stale ``ω = x + u`` re-expressed in the current ρ.
+
+        An update computed at ρ_j carries ``u`` scaled by ``1/ρ_j``; the z-update at ρ
+        needs ``x + u·ρ_j/ρ`` (async mode, where ρ may have changed since).  In sync mode
+        every update used ρ, and this is :meth:`sums` exactly.
+        """
+        omega = self.omega
+        stale = [
+            index
+            for index in range(len(omega))
+            if self.iteration[index] > 0 and rho_of[int(self.iteration[index])] != rho
+        ]
+        if stale:
+            omega = omega.copy()
+            for index in stale:
+                done = int(self.iteration[index])
+                _, _, dual = self.state_of(index, z_of=z_of, rho_of=rho_of)
+                omega[index] += dual * (rho_of[done] / rho - 1.0)
+        import math
+
+        return omega.sum(axis=0), math.fsum(self.primal_sq)
+
+    def oldest_iteration(self) -> int:
+        return int(self.iteration.min())
 
     def state_of(
-        self, index: int, *, iteration: int, z: np.ndarray, rho_prev: float, rho: float
+        self, index: int, *, z_of: dict[int, np.ndarray], rho_of: dict[int, float]
     ) -> tuple[int, np.ndarray, np.ndarray]:
-        """``(last iteration done, x, u)`` of a slot while ``iteration`` is open."""
-        if self.reported[index]:
-            dual = (self.omega_prev[index] - z) * (rho_prev / rho)
-            return iteration, self.omega[index] - dual, dual
-        dual = self.dual_prev[index]
-        return iteration - 1, self.omega_prev[index] - dual, dual.copy()
+        """``(last iteration done, x, u)`` of a slot, from the z and ρ of past iterations."""
+        done = int(self.iteration[index])
+        if done == 0:
+            return 0, np.zeros_like(self.omega[index]), np.zeros_like(self.omega[index])
+        before = int(self.iteration_before[index])
+        dual = (self.omega_before[index] - z_of[done]) * (rho_of[before] / rho_of[done])
+        return done, self.omega[index] - dual, dual

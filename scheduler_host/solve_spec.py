@@ -48,6 +48,9 @@ class SolveSpec(BaseModel):
     eps_primal: float = Field(default=2e-2, gt=0.0, allow_inf_nan=False)
     eps_dual: float = Field(default=2e-2, gt=0.0, allow_inf_nan=False)
     dual_residual: Literal["paper", "consensus"] = "consensus"
+    mode: Literal["sync", "async"] = "sync"
+    async_fraction: float = Field(default=0.5, gt=0.0, le=1.0, allow_inf_nan=False)
+    max_delay: int = Field(default=4, ge=1, le=1000)
     # The local solver.
     min_local_iter: int = Field(default=1, ge=1, le=1_000_000)
     max_local_iter: int = Field(default=10_000, ge=1, le=1_000_000)
@@ -104,6 +107,18 @@ class SolveSpec(BaseModel):
             )
         assert self.shards is not None
         return ShardData(uri=self.shards, samples=self.samples, features=self.features)
+
+    @property
+    def staleness_bound(self) -> int:
+        """τ: how many iterations old a contribution may be (1: the paper's sync scheme)."""
+        return self.max_delay if self.mode == "async" else 1
+
+    @property
+    def quorum(self) -> int:
+        """How many fresh updates a global step waits for."""
+        if self.mode == "sync":
+            return self.workers
+        return max(1, math.ceil(self.async_fraction * self.workers))
 
     @property
     def num_masters(self) -> int:

@@ -43,6 +43,7 @@ class SolveTransport:
         front_port: int = 0,
         broadcast_port: int = 0,
         secure: bool = True,
+        max_delay: int = 1,
     ) -> None:
         self.context = zmq.Context()
         self.keys = SolveKeys(num_workers=num_workers) if secure else None
@@ -51,7 +52,7 @@ class SolveTransport:
         )
         configure = self.keys.configure_server if self.keys is not None else None
         self.stop = threading.Event()
-        self.ledger = IterationLedger()
+        self.ledger = IterationLedger(max_delay=max_delay)
         self.slots = UpdateSlots(num_workers=num_workers, num_features=num_features)
         self.registry = SlotRegistry(num_workers=num_workers)
         self.events: queue.Queue[Event] = queue.Queue()

@@ -45,6 +45,9 @@ def _plain(text: str) -> str:
         (["--min-local-iter", "0"], "--min-local-iter: Input should be greater than or equal to 1"),
         (["--dual-residual", "x"], "--dual-residual: Input should be 'paper' or 'consensus'"),
         (["--problem", "mnist"], "--problem: must be 'paper', got 'mnist'"),
+        (["--mode", "eventual"], "--mode: Input should be 'sync' or 'async' (got 'eventual')"),
+        (["--async-fraction", "0"], "--async-fraction: Input should be greater than 0 (got 0.0)"),
+        (["--max-delay", "0"], "--max-delay: Input should be greater than or equal to 1 (got 0)"),
     ],
 )
 def test_bad_flags_name_the_flag_and_start_nothing(
