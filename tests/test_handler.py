@@ -38,7 +38,8 @@ class HandlerThreadSpawner:
     def __init__(self, *, timeout_seconds: float = 900.0) -> None:
         self.timeout_seconds = timeout_seconds
         self.events: list[dict[str, Any]] = []
-        self.outcomes: dict[int, dict[str, Any]] = {}
+        self.outcomes: dict[tuple[int, int], dict[str, Any]] = {}
+        self._reported: set[tuple[int, int]] = set()
         self._threads: list[threading.Thread] = []
 
     def spawn(self, assignments: list[WorkerAssignment]) -> None:
@@ -47,21 +48,27 @@ class HandlerThreadSpawner:
                 assignment.model_dump_json()
             )  # the POST body, as API Gateway passes it
             self.events.append(event)
-            thread = threading.Thread(target=self._invoke, args=(assignment.worker_index, event))
+            key = (assignment.worker_index, assignment.slot_epoch)
+            thread = threading.Thread(target=self._invoke, args=(key, event))
             thread.start()
             self._threads.append(thread)
 
-    def _invoke(self, index: int, event: dict[str, Any]) -> None:
-        self.outcomes[index] = handler(
-            event, FakeLambdaContext(timeout_seconds=self.timeout_seconds)
-        )
+    def _invoke(self, index: tuple[int, int], event: dict[str, Any]) -> None:
+        try:
+            outcome = handler(event, FakeLambdaContext(timeout_seconds=self.timeout_seconds))
+        except Exception as error:  # an invocation error, as Lambda would log it
+            outcome = {"status": "error", "error": repr(error)}
+        self.outcomes[index] = outcome
 
     def failures(self) -> list[SpawnFailure]:
-        return [
-            SpawnFailure(worker_index=index, reason=str(outcome))
-            for index, outcome in self.outcomes.items()
-            if outcome["status"] != "done"
+        """Invocations that raised (retired and refused workers ended normally)."""
+        found = [
+            SpawnFailure(worker_index=index, slot_epoch=epoch, reason=str(outcome))
+            for (index, epoch), outcome in self.outcomes.items()
+            if outcome["status"] == "error" and (index, epoch) not in self._reported
         ]
+        self._reported.update((f.worker_index, f.slot_epoch) for f in found)
+        return found
 
     def close(self) -> None:
         for thread in self._threads:
@@ -74,7 +81,7 @@ def test_workers_run_through_the_handler_solve_the_problem() -> None:
     through_handler = run_solve(spec, spawner=spawner)
     assert through_handler.converged
     assert [outcome["status"] for _, outcome in sorted(spawner.outcomes.items())] == ["done"] * 3
-    assert spawner.outcomes[0]["iterations"] == through_handler.iterations
+    assert spawner.outcomes[0, 0]["iterations"] == through_handler.iterations
     from scheduler_host.spawners.local import LocalProcessSpawner
 
     as_processes = run_solve(spec, spawner=LocalProcessSpawner())
@@ -93,5 +100,11 @@ def test_a_worker_without_time_for_an_iteration_retires_and_is_replaced() -> Non
     with pytest.raises(
         SolveFailed, match=r"worker \d: retired before computing; gave up after 1 replacements"
     ):
-        run_solve(spec, spawner=spawner, options=SchedulerOptions(max_respawns=1))
-    assert {outcome["status"] for outcome in spawner.outcomes.values()} == {"retired"}
+        # Workers left waiting when the solve gives up exit after 2 s of silence.
+        options = SchedulerOptions(max_respawns=1, scheduler_silence_seconds=2.0)
+        run_solve(spec, spawner=spawner, options=options)
+    statuses = {key: outcome["status"] for key, outcome in spawner.outcomes.items()}
+    assert {statuses[index, 0] for index in range(2)} == {"retired"}
+    # A replacement still waiting when the solve gave up leaves after 2 s of silence.
+    for outcome in spawner.outcomes.values():
+        assert outcome["status"] == "retired" or "SchedulerSilent" in outcome["error"], outcome
