@@ -189,8 +189,11 @@ def test_prepared_dataset_is_solved_by_workers_reading_their_own_shards(
 
     submit = ["submit", "--api", stack.api_url, "--shards", prefix, "--workers", str(workers)]
     solve_id = _cli(*submit, env=stack.aws_env()).strip()
-    status = evidence.wait_finished(stack, solve_id, SOLVE_TIMEOUT_S)
+    # The user's way to wait: `lambda-admm status --wait` polls GET /solves/{id} until done.
+    watch = ["status", solve_id, "--api", stack.api_url, "--wait", "--interval", "0.5"]
+    status = json.loads(_cli(*watch, env=stack.aws_env()))
     assert status["status"] == "done", status
+    assert status["x"] == f"s3://{stack.bucket}/results/{solve_id}/x.npy"
 
     # Each worker read exactly its own shard, once (the worker function's CloudWatch logs).
     reads = evidence.handler_messages(evidence.worker_log_events(stack, f"/datasets/{name}/"))
