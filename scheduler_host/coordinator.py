@@ -6,6 +6,13 @@ arrives (joins, updates, notices, losses) and checks liveness: a worker whose
 process died, that missed its compute deadline, or that never joined is
 replaced through the same spawner, with bounded retries; the replacement
 resumes from the slot's state (see :mod:`scheduler_host.slots`).
+
+Two schedules share the loop.  Sync is the paper's Algorithm 1: a global step
+once all W updates of the iteration are in.  Async is bounded-delay asynchronous
+consensus ADMM (R. Zhang and J. Kwok, "Asynchronous Distributed ADMM for
+Consensus Optimization", ICML 2014): a global step once a quorum of
+⌈fraction·W⌉ fresh updates is in and no worker's latest contribution is more
+than τ iterations old, so a straggler no longer holds every iteration back.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from runtime.protocol import (
 from runtime.specs import WorkerAssignment
 from scheduler_host.admm import global_step, has_converged
 from scheduler_host.assignments import build_assignment, shard_row_ranges
-from scheduler_host.reduction import JoinArrived, MessageDropped, UpdateArrived
+from scheduler_host.reduction import Event, JoinArrived, UpdateArrived
 from scheduler_host.results import IterationRecord, SolveResult, WorkerIteration
 from scheduler_host.slots import Slot, SlotState
 from scheduler_host.solve_spec import SolveSpec
@@ -44,6 +51,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("lambda_admm.scheduler")
 
 EVENT_POLL_SECONDS = 0.05
+MAX_EVENTS_PER_POLL = 1000
 
 
 class SolveFailed(RuntimeError):
@@ -66,7 +74,6 @@ class Coordinator:
         self.on_iteration = on_iteration
         self.rows = shard_row_ranges(spec)
         self.slots = transport.registry.slots
-        self.dropped = 0
         self.replacements = 0
         self.worker_iterations: list[WorkerIteration] = []
         self.cold_start: dict[int, float] = {}
@@ -233,7 +240,7 @@ class Coordinator:
                 )
 
     def _poll(self, deadline: float, waiting_for: str) -> None:
-        """Handle at most one event, repeat the broadcast when due, check liveness."""
+        """Handle the events that arrived, repeat the broadcast when due, check liveness."""
         if time.monotonic() > deadline:
             raise SolveFailed(f"timed out waiting for {waiting_for}")
         broadcaster = self.transport.broadcaster
@@ -245,9 +252,16 @@ class Coordinator:
             event = self.transport.events.get(timeout=EVENT_POLL_SECONDS)
         except queue.Empty:
             return
-        if isinstance(event, MessageDropped):
-            self.dropped += 1
-        elif isinstance(event, JoinArrived):
+        for _ in range(MAX_EVENTS_PER_POLL):
+            self._handle(event)
+            try:
+                event = self.transport.events.get_nowait()
+            except queue.Empty:
+                return
+        self._handle(event)
+
+    def _handle(self, event: Event) -> None:
+        if isinstance(event, JoinArrived):
             self._on_join(event)
         elif isinstance(event, UpdateArrived):
             self._on_update(event)
@@ -361,6 +375,6 @@ class Coordinator:
             cold_start_seconds=tuple(self.cold_start[index] for index in range(self.spec.workers)),
             setup_seconds=setup_seconds,
             solve_seconds=time.monotonic() - solve_started,
-            dropped_messages=self.dropped,
+            dropped_messages=self.transport.drops.count,
             replacements=self.replacements,
         )

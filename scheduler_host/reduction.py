@@ -53,12 +53,25 @@ class JoinArrived:
     peer: bytes
 
 
-@dataclass(frozen=True)
-class MessageDropped:
-    reason: str
+class DropCounter:
+    """Messages dropped by the masters: a counter, not events, so a flood of junk from a
+    peer cannot grow the coordinator's queue or delay the real events behind it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self._count += 1
+
+    @property
+    def count(self) -> int:
+        with self._lock:
+            return self._count
 
 
-Event = UpdateArrived | JoinArrived | MessageDropped | WorkerMessage
+Event = UpdateArrived | JoinArrived | WorkerMessage
 
 
 class IterationLedger:
@@ -105,6 +118,7 @@ class Master(threading.Thread):
         slots: UpdateSlots,
         registry: SlotRegistry,
         events: queue.Queue[Event],
+        drops: DropCounter,
         stop: threading.Event,
         keys: SolveKeys | None,
     ) -> None:
@@ -117,6 +131,7 @@ class Master(threading.Thread):
         self._registry = registry
         self._keys = keys
         self._events = events
+        self._drops = drops
         self._halt = stop
         self.ready = threading.Event()
 
@@ -153,10 +168,10 @@ class Master(threading.Thread):
                 self._events.put(message)
         except ProtocolError as error:
             log.warning("dropped message: %s", error)
-            self._events.put(MessageDropped(reason=str(error)))
-        except Exception as error:  # a bug must not kill the gathering loop
+            self._drops.add()
+        except Exception:  # a bug must not kill the gathering loop
             log.exception("error handling a message")
-            self._events.put(MessageDropped(reason=f"internal error: {error!r}"))
+            self._drops.add()
 
     def _check_key(self, message: WorkerMessage, client_key: str) -> None:
         """With CURVE, a worker may speak only for its own slot."""

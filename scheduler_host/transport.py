@@ -14,7 +14,7 @@ from runtime.protocol import decode_worker_message, max_message_bytes
 from runtime.specs import SchedulerEndpoints
 from scheduler_host.broadcast import Broadcaster
 from scheduler_host.front import FrontProxy
-from scheduler_host.reduction import Event, IterationLedger, Master
+from scheduler_host.reduction import DropCounter, Event, IterationLedger, Master
 from scheduler_host.security import SolveKeys, start_authenticator
 from scheduler_host.slots import SlotRegistry, UpdateSlots
 
@@ -56,6 +56,7 @@ class SolveTransport:
         self.slots = UpdateSlots(num_workers=num_workers, num_features=num_features)
         self.registry = SlotRegistry(num_workers=num_workers)
         self.events: queue.Queue[Event] = queue.Queue()
+        self.drops = DropCounter()
         backend = f"inproc://masters-{solve_id}"
         outbox = f"inproc://outbox-{solve_id}"
         try:
@@ -95,6 +96,7 @@ class SolveTransport:
                 slots=self.slots,
                 registry=self.registry,
                 events=self.events,
+                drops=self.drops,
                 stop=self.stop,
                 keys=self.keys,
             )
