@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -16,21 +17,27 @@ from runtime.specs import ModelSpec, PaperData, ShardData, WorkerAssignment
 log = logging.getLogger("lambda_admm.worker")
 
 
-def _split_s3_uri(uri: str) -> tuple[str, str]:
+def split_s3_uri(uri: str, *, field: str = "shards uri") -> tuple[str, str]:
+    """``s3://bucket/prefix`` -> ``(bucket, prefix)`` without a trailing slash."""
     bucket, _, prefix = uri.removeprefix("s3://").partition("/")
     if not bucket:
-        raise ValueError(f"shards uri must look like s3://bucket/prefix, got {uri!r}")
+        raise ValueError(f"{field} must look like s3://bucket/prefix, got {uri!r}")
     return bucket, prefix.rstrip("/")
+
+
+def read_s3_manifest(s3: Any, bucket: str, prefix: str) -> ShardManifest:
+    """The manifest of the shards under ``s3://bucket/prefix`` (``s3``: a boto3 client)."""
+    body = s3.get_object(Bucket=bucket, Key=f"{prefix}/manifest.json")["Body"].read()
+    return ShardManifest.from_json(body.decode())
 
 
 def _read_s3_shard(uri: str, worker_index: int) -> LocalData:
     """The manifest and this worker's shard only, verified against the manifest."""
     import boto3  # provided by the Lambda runtime; only needed for s3:// data
 
-    bucket, prefix = _split_s3_uri(uri)
+    bucket, prefix = split_s3_uri(uri)
     s3 = boto3.client("s3")
-    manifest_body = s3.get_object(Bucket=bucket, Key=f"{prefix}/manifest.json")["Body"].read()
-    manifest = ShardManifest.from_json(manifest_body.decode())
+    manifest = read_s3_manifest(s3, bucket, prefix)
     if not 0 <= worker_index < manifest.num_workers:
         raise ValueError(f"worker_index must be in [0, {manifest.num_workers}), got {worker_index}")
     key = f"{prefix}/{manifest.shards[worker_index].file_name}"

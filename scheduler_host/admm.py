@@ -21,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from runtime.penalties import Penalty
+from runtime.specs import ModelSpec
 
 DualResidualForm = Literal["paper", "consensus"]
 
@@ -37,6 +38,16 @@ class GlobalStep:
     primal_residual: float
     dual_residual: float
     rho_next: float
+
+
+def penalty_of(model: ModelSpec) -> Penalty:
+    """h of the model: ``l1‖x‖₁ + (l2/2)‖x‖² + indicator(box)``."""
+    return Penalty(
+        l1=model.l1,
+        l2=model.l2,
+        lower=-math.inf if model.box_lower is None else model.box_lower,
+        upper=math.inf if model.box_upper is None else model.box_upper,
+    )
 
 
 def next_rho(rho: float, *, primal_residual: float, dual_residual: float) -> float:

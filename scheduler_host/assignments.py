@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.generator import row_ranges
+from runtime.rows import read_s3_manifest, split_s3_uri
 from runtime.shards import ShardManifest, read_manifest
 from runtime.specs import SchedulerEndpoints, WorkerAssignment
 from scheduler_host.solve_spec import SolveSpec
@@ -18,23 +19,25 @@ def load_manifest(uri: str) -> ShardManifest:
         import boto3
         from botocore.exceptions import BotoCoreError, ClientError
 
-        bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-        key = f"{prefix.rstrip('/')}/manifest.json"
+        bucket, prefix = split_s3_uri(uri, field="shards")
         try:
-            body = boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+            return read_s3_manifest(boto3.client("s3"), bucket, prefix)
         except (BotoCoreError, ClientError) as error:
+            key = f"{prefix}/manifest.json"
             raise ValueError(f"shards: cannot read s3://{bucket}/{key}: {error}") from None
-        return ShardManifest.from_json(body.decode())
     directory = Path(uri)
     if not (directory / "manifest.json").is_file():
         raise ValueError(f"shards: no manifest.json in {uri}")
     return read_manifest(directory)
 
 
-def resolve_spec(spec: SolveSpec) -> SolveSpec:
-    """Fill a shard spec's N and d from its manifest and check W matches the shards."""
+def resolve_dataset(spec: SolveSpec) -> tuple[SolveSpec, list[tuple[int, int]]]:
+    """The spec with a shard dataset's N and d filled in, and each worker's row range.
+
+    A shard dataset's manifest is read once, here; W must match its shards.
+    """
     if spec.problem != "shards":
-        return spec
+        return spec, row_ranges(spec.samples, spec.workers)
     assert spec.shards is not None
     manifest = load_manifest(spec.shards)
     if manifest.num_workers != spec.workers:
@@ -42,17 +45,10 @@ def resolve_spec(spec: SolveSpec) -> SolveSpec:
             f"workers: the dataset at {spec.shards} is prepared for {manifest.num_workers} "
             f"workers, got {spec.workers}"
         )
-    return spec.model_copy(
+    resolved = spec.model_copy(
         update={"samples": manifest.num_samples, "features": manifest.num_features}
     )
-
-
-def shard_row_ranges(spec: SolveSpec) -> list[tuple[int, int]]:
-    if spec.problem == "shards":
-        assert spec.shards is not None
-        manifest = load_manifest(spec.shards)
-        return [(entry.row_start, entry.row_stop) for entry in manifest.shards]
-    return row_ranges(spec.samples, spec.workers)
+    return resolved, [(entry.row_start, entry.row_stop) for entry in manifest.shards]
 
 
 def build_assignment(

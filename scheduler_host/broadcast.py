@@ -8,7 +8,7 @@ from collections.abc import Callable
 import zmq
 
 from runtime.protocol import Broadcast, encode_broadcast
-from scheduler_host.front import _bind
+from scheduler_host.front import bind_tcp
 
 
 class Broadcaster:
@@ -33,7 +33,7 @@ class Broadcaster:
         self._sock.setsockopt(zmq.SNDHWM, 100)
         if configure is not None:
             configure(self._sock)
-        self.port = _bind(self._sock, bind_address)
+        self.port = bind_tcp(self._sock, bind_address)
         self._frames: list[bytes] | None = None
         self.last_sent = 0.0
 

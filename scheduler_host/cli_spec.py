@@ -133,27 +133,9 @@ def _from_data_file(data: Path, out: Path | None, fields: dict[str, Any]) -> dic
     }
 
 
-def _from_shards(shards: str, fields: dict[str, Any]) -> dict[str, Any]:
-    from scheduler_host.assignments import load_manifest
-
-    try:
-        manifest = load_manifest(shards)
-    except (ValueError, OSError) as error:
-        raise typer.BadParameter(
-            str(error).removeprefix("shards: "), param_hint="--shards"
-        ) from None
-    return {
-        **fields,
-        "problem": "shards",
-        "shards": shards,
-        "samples": manifest.num_samples,
-        "features": manifest.num_features,
-    }
-
-
 def spec_from_flags(flags: dict[str, Any], *, out: Path | None = None) -> SolveSpec:
     """Validate the flags into a spec whose dataset is ready (shards prepared, manifest read)."""
-    from scheduler_host.assignments import resolve_spec
+    from scheduler_host.assignments import resolve_dataset
 
     fields = dict(flags)
     problem, data, shards = fields.pop("problem"), fields.pop("data"), fields.pop("shards")
@@ -165,10 +147,12 @@ def spec_from_flags(flags: dict[str, Any], *, out: Path | None = None) -> SolveS
     if data is not None:
         fields = _from_data_file(data, out, fields)
     elif shards is not None:
-        fields = _from_shards(shards, fields)
+        # N and d come from the manifest, which resolve_dataset reads.
+        fields = {key: value for key, value in fields.items() if key not in ("samples", "features")}
+        fields.update(problem="shards", shards=shards)
     spec = build_spec(fields)
     try:
-        return resolve_spec(spec)
-    except ValueError as error:  # e.g. "workers: the dataset ... is prepared for 3 workers"
+        return resolve_dataset(spec)[0]
+    except (ValueError, OSError) as error:  # "workers: the dataset ... is prepared for 3 ..."
         field, _, detail = str(error).partition(": ")
         raise typer.BadParameter(detail, param_hint=flag_of(field)) from None

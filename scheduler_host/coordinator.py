@@ -36,8 +36,8 @@ from runtime.protocol import (
     encode_direct,
 )
 from runtime.specs import WorkerAssignment
-from scheduler_host.admm import global_step, has_converged
-from scheduler_host.assignments import build_assignment, shard_row_ranges
+from scheduler_host.admm import global_step, has_converged, penalty_of
+from scheduler_host.assignments import build_assignment
 from scheduler_host.reduction import Event, JoinArrived, UpdateArrived
 from scheduler_host.results import IterationRecord, SolveResult, WorkerIteration
 from scheduler_host.slots import Slot, SlotState
@@ -63,6 +63,7 @@ class Coordinator:
         self,
         *,
         spec: SolveSpec,
+        rows: list[tuple[int, int]],
         solve_id: str,
         transport: SolveTransport,
         spawner: Spawner,
@@ -72,7 +73,8 @@ class Coordinator:
         self.spec, self.solve_id = spec, solve_id
         self.transport, self.spawner, self.options = transport, spawner, options
         self.on_iteration = on_iteration
-        self.rows = shard_row_ranges(spec)
+        self.rows = rows
+        self.penalty = penalty_of(spec.model)
         self.slots = transport.registry.slots
         self.replacements = 0
         self.worker_iterations: list[WorkerIteration] = []
@@ -288,7 +290,6 @@ class Coordinator:
             self._poll(deadline, "workers to join")
 
     def _iterate(self) -> tuple[list[IterationRecord], bool]:
-        penalty = self.options.penalty(self.spec)
         history: list[IterationRecord] = []
         started = time.monotonic()
         converged = False
@@ -317,7 +318,7 @@ class Coordinator:
                 z_prev=self.z,
                 rho=self.rho,
                 num_workers=self.spec.workers,
-                penalty=penalty,
+                penalty=self.penalty,
                 dual_residual_form=self.spec.dual_residual,
             )
             record = IterationRecord(
@@ -360,11 +361,10 @@ class Coordinator:
         solve_started = time.monotonic()
         history, converged = self._iterate()
         data_loss = self._finish("converged" if converged else "max_iter")
-        penalty = self.options.penalty(self.spec)
         return SolveResult(
             solve_id=self.solve_id,
             x=self.z,
-            objective=data_loss + penalty.value(self.z),
+            objective=data_loss + self.penalty.value(self.z),
             iterations=self.iteration,
             converged=converged,
             primal_residual=history[-1].primal_residual,

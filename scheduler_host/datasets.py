@@ -9,6 +9,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+from runtime.rows import split_s3_uri
 from runtime.shards import ShardManifest, load_svmlight, write_shards
 
 
@@ -31,10 +32,8 @@ def prepare_dataset(source: Path, destination: str, *, num_workers: int) -> Shar
 def upload_directory(directory: Path, destination: str, *, last: str) -> None:
     import boto3
 
-    bucket, _, prefix = destination.removeprefix("s3://").partition("/")
-    if not bucket:
-        raise ValueError(f"destination must look like s3://bucket/prefix, got {destination!r}")
+    bucket, prefix = split_s3_uri(destination, field="destination")
     s3 = boto3.client("s3")
     files = sorted(directory.iterdir(), key=lambda path: path.name == last)
     for path in files:
-        s3.upload_file(str(path), bucket, f"{prefix.rstrip('/')}/{path.name}")
+        s3.upload_file(str(path), bucket, f"{prefix}/{path.name}")

@@ -43,7 +43,7 @@ class FrontProxy(threading.Thread):
         self.front.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
         if configure is not None:
             configure(self.front)
-        self.port = _bind(self.front, bind_address)
+        self.port = bind_tcp(self.front, bind_address)
         self.backend = context.socket(zmq.DEALER)
         self.backend.setsockopt(zmq.LINGER, 0)
         self.backend.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
@@ -87,7 +87,7 @@ def _user_id(frame: zmq.Frame) -> bytes:
         return b""
 
 
-def _bind(sock: zmq.Socket, address: str) -> int:
+def bind_tcp(sock: zmq.Socket, address: str) -> int:
     """Bind ``tcp://host:port`` (port 0 picks a free one) and return the port."""
     host, _, port = address.removeprefix("tcp://").rpartition(":")
     if int(port) == 0:

@@ -3,35 +3,24 @@
 from __future__ import annotations
 
 import logging
-import math
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from runtime.penalties import Penalty
-from runtime.specs import FaultPlan, ModelSpec
-from scheduler_host.assignments import resolve_spec
+from runtime.specs import FaultPlan
+from scheduler_host.assignments import resolve_dataset
 from scheduler_host.coordinator import Coordinator, SolveFailed
 from scheduler_host.results import IterationRecord, SolveResult
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.base import Spawner
 from scheduler_host.transport import SolveTransport
 
-__all__ = ["ProgressCallback", "SchedulerOptions", "SolveFailed", "penalty_of", "run_solve"]
+__all__ = ["ProgressCallback", "SchedulerOptions", "SolveFailed", "run_solve"]
 
 log = logging.getLogger("lambda_admm.scheduler")
 
 ProgressCallback = Callable[[IterationRecord], None]
-
-
-def penalty_of(model: ModelSpec) -> Penalty:
-    return Penalty(
-        l1=model.l1,
-        l2=model.l2,
-        lower=-math.inf if model.box_lower is None else model.box_lower,
-        upper=math.inf if model.box_upper is None else model.box_upper,
-    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,10 +63,6 @@ class SchedulerOptions:
             "faults": self.faults,
         }
 
-    @staticmethod
-    def penalty(spec: SolveSpec) -> Penalty:
-        return penalty_of(spec.model)
-
 
 def run_solve(
     spec: SolveSpec,
@@ -95,7 +80,7 @@ def run_solve(
     solve_id = solve_id or uuid.uuid4().hex
     try:
         try:
-            spec = resolve_spec(spec)
+            spec, rows = resolve_dataset(spec)
         except (ValueError, OSError) as error:  # the dataset is missing or does not fit
             raise SolveFailed(str(error)) from None
         with SolveTransport(
@@ -113,6 +98,7 @@ def run_solve(
         ) as transport:
             coordinator = Coordinator(
                 spec=spec,
+                rows=rows,
                 solve_id=solve_id,
                 transport=transport,
                 spawner=spawner,

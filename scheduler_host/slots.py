@@ -14,6 +14,7 @@ whether or not it has reported the open iteration.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections import deque
 from dataclasses import dataclass, field
@@ -96,20 +97,15 @@ class UpdateSlots:
         self.primal_sq[index] = update.primal_sq
         self.iteration[index] = update.header.iteration
 
-    def sums(self) -> tuple[np.ndarray, float]:
-        """``(Σ_w ω_w, Σ_w q_w)`` in worker order (bit-reproducible); ``q`` summed exactly."""
-        import math
-
-        return self.omega.sum(axis=0), math.fsum(self.primal_sq)
-
     def scaled_sums(
         self, *, rho: float, z_of: dict[int, np.ndarray], rho_of: dict[int, float]
     ) -> tuple[np.ndarray, float]:
-        """:meth:`sums`, with each stale ``ω = x + u`` re-expressed in the current ρ.
+        """``(Σ_w ω_w, Σ_w q_w)`` in worker order (bit-reproducible; ``q`` summed exactly), with
+        each stale ``ω = x + u`` re-expressed in the current ρ.
 
         An update computed at ρ_j carries ``u`` scaled by ``1/ρ_j``; the z-update at ρ
         needs ``x + u·ρ_j/ρ`` (async mode, where ρ may have changed since).  In sync mode
-        every update used ρ, and this is :meth:`sums` exactly.
+        every update used ρ and nothing is re-expressed.
         """
         omega = self.omega
         stale = [
@@ -123,8 +119,6 @@ class UpdateSlots:
                 done = int(self.iteration[index])
                 _, _, dual = self.state_of(index, z_of=z_of, rho_of=rho_of)
                 omega[index] += dual * (rho_of[done] / rho - 1.0)
-        import math
-
         return omega.sum(axis=0), math.fsum(self.primal_sq)
 
     def oldest_iteration(self) -> int:
