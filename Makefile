@@ -24,11 +24,11 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 localstack: $(LOCALSTACK_VENV)/.installed
-$(LOCALSTACK_VENV)/.installed: tests/localstack_plugin/constraints.txt tests/localstack_plugin/pyproject.toml $(wildcard tests/localstack_plugin/*/*.py)
+$(LOCALSTACK_VENV)/.installed: tools/localstack-executor/constraints.txt tools/localstack-executor/pyproject.toml $(wildcard tools/localstack-executor/*/*.py)
 	test -x $(LOCALSTACK_VENV)/bin/python || $(LOCALSTACK_PYTHON) -m venv $(LOCALSTACK_VENV)
 	$(LOCALSTACK_VENV)/bin/pip install --quiet --upgrade pip
-	$(LOCALSTACK_VENV)/bin/pip install --quiet -c tests/localstack_plugin/constraints.txt 'localstack-core[runtime]==2026.3.0'
-	$(LOCALSTACK_VENV)/bin/pip install --quiet --no-deps ./tests/localstack_plugin
+	$(LOCALSTACK_VENV)/bin/pip install --quiet -c tools/localstack-executor/constraints.txt 'localstack-core[runtime]==2026.3.0'
+	$(LOCALSTACK_VENV)/bin/pip install --quiet --no-deps ./tools/localstack-executor
 	touch $@
 
 lint: venv

@@ -11,7 +11,7 @@ from __future__ import annotations
 import statistics
 
 from runtime.specs import FaultPlan, FaultRule
-from scheduler_host.scheduler import SchedulerOptions, run_solve
+from scheduler_host.solve import SchedulerOptions, run_solve
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.local import LocalProcessSpawner
 

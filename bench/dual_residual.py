@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from bench.paper_solve import serial_optimum
-from scheduler_host.scheduler import run_solve
+from scheduler_host.solve import run_solve
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.local import LocalProcessSpawner
 

@@ -16,7 +16,7 @@ from sklearn.linear_model import LogisticRegression
 
 from runtime.generator import generate_rows
 from runtime.losses import LogisticLoss
-from scheduler_host.scheduler import run_solve
+from scheduler_host.solve import run_solve
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.local import LocalProcessSpawner
 

@@ -11,7 +11,7 @@ from constructs import Construct
 
 from stacks.lambda_code import LambdaCode, acknowledge_python_312
 
-HANDLER = "scheduler_host.intake_api.handler"
+HANDLER = "scheduler_host.service.intake.handler"
 #: How long a received job stays invisible; the host extends it while the solve runs.
 SOLVE_VISIBILITY = Duration.minutes(15)
 MAX_RECEIVES = 3

@@ -36,7 +36,7 @@ CDKLOCAL = REPO_ROOT / "node_modules" / ".bin" / "cdklocal"
 DEPLOY_TIMEOUT_S = 900  # includes building the layer with pip when cdk.out lacks it
 
 #: Turned off for LocalStack only; each deploys a Node.js Lambda-backed custom resource and the
-#: local executor (tests/localstack_plugin) runs Python functions only. See stacks/config.py.
+#: local executor (tools/localstack-executor) runs Python functions only. See stacks/config.py.
 LOCALSTACK_CONTEXT = {"auto_delete_objects": "false", "restrict_default_security_group": "false"}
 
 #: ``https://<api id>.execute-api.<host>/<stage>/`` as the stack output renders the stage URL.

@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from scheduler_host.cli_remote import fetch_status
+from scheduler_host.cli.remote import fetch_status
 from scheduler_host.results import SolveResult
-from scheduler_host.scheduler import run_solve
+from scheduler_host.solve import run_solve
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.local import LocalProcessSpawner
 from tests.integration.deployed import DeployedStack

@@ -2,7 +2,7 @@
 
 LocalStack runs in host mode from its own Python 3.13 venv (``build/localstack-venv``, made by
 ``make localstack``), with Lambda functions executed by the ``local-python`` runtime executor
-plugin from ``tests/localstack_plugin``. Every instance gets a fresh state directory under
+plugin from ``tools/localstack-executor``. Every instance gets a fresh state directory under
 ``build/localstack-state/`` and a log file under ``build/localstack-logs/``.
 
 LocalStack is started in its own session, so that one signal to its process group reaches it

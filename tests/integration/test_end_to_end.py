@@ -25,7 +25,7 @@ import pytest
 import scipy.sparse
 from sklearn.datasets import dump_svmlight_file
 
-from scheduler_host.cli_remote import _signed_call, submit_spec
+from scheduler_host.cli.remote import _signed_call, submit_spec
 from scheduler_host.solve_spec import SolveSpec
 from tests.integration import evidence
 from tests.integration.deployed import DeployedStack

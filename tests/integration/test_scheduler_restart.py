@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from scheduler_host.cli_remote import submit_spec
+from scheduler_host.cli.remote import submit_spec
 from scheduler_host.solve_spec import SolveSpec
 from tests.integration import evidence
 from tests.integration.deployed import DeployedStack

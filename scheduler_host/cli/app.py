@@ -1,0 +1,227 @@
+"""The ``lambda-admm`` command line."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from runtime.specs import FaultPlan, FaultRule
+from scheduler_host.cli import remote as cli_remote
+from scheduler_host.cli.spec_flags import build_spec, spec_from_flags, with_spec_flags
+from scheduler_host.solve_spec import (
+    PAPER_DENSITY,
+    PAPER_FEATURES,
+    PAPER_SAMPLES,
+    SolveSpec,
+    describe_validation_error,
+)
+from scheduler_host.spawners.base import Spawner
+
+app = typer.Typer(
+    help="Consensus ADMM on serverless workers: solve locally, or on AWS Lambda.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Prepare datasets into per-worker shards.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+cli_remote.register(app)
+
+console = Console(stderr=True)
+
+
+def run_solve_command(
+    spec: SolveSpec,
+    *,
+    spawner: Spawner,
+    out: Path | None,
+    bind_host: str = "127.0.0.1",
+    advertise_host: str | None = None,
+    secure: bool = True,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Solve, show progress, write the result directory."""
+    from scheduler_host.assignments import spec_as_json
+    from scheduler_host.cli.plots import plot_convergence
+    from scheduler_host.cli.progress import iteration_progress
+    from scheduler_host.results import write_result
+    from scheduler_host.solve import SchedulerOptions, SolveFailed, run_solve
+
+    if not secure:
+        console.print(
+            "[yellow]warning:[/yellow] --insecure: ZMQ traffic is neither authenticated nor "
+            "encrypted; anyone who reaches the ports can read z and send updates"
+        )
+    options = SchedulerOptions(
+        bind_host=bind_host, advertise_host=advertise_host, secure=secure, **(extra or {})
+    )
+    try:
+        with iteration_progress(max_iter=spec.max_iter, console=console) as on_iteration:
+            result = run_solve(spec, spawner=spawner, options=options, on_iteration=on_iteration)
+    except SolveFailed as error:
+        console.print(f"[red]solve failed:[/red] {error}")
+        raise typer.Exit(code=1) from None
+    typer.echo(result.summary())
+    if out is not None:
+        write_result(out, result, spec=spec_as_json(spec))
+        plot_convergence(
+            result, out / "convergence.png", eps_primal=spec.eps_primal, eps_dual=spec.eps_dual
+        )
+        typer.echo(f"results in {out}/ (result.json, x.npy, convergence.png)")
+
+
+def parse_faults(rules: list[str], seed: int) -> FaultPlan:
+    """``kind[:key=value...]`` per rule, e.g. ``kill:worker=1:iteration=3`` or
+    ``delay:seconds=0.5:probability=0.2`` (keys: worker, iteration, probability, seconds)."""
+    parsed = []
+    for text in rules:
+        kind, *pairs = text.split(":")
+        fields: dict[str, str] = {"kind": kind}
+        for pair in pairs:
+            key, separator, value = pair.partition("=")
+            if not separator:
+                raise typer.BadParameter(
+                    f"expected key=value, got {pair!r}", param_hint="--inject-faults"
+                )
+            fields[key] = value
+        try:
+            parsed.append(FaultRule.model_validate(fields))
+        except ValidationError as error:
+            detail = describe_validation_error(error)
+            raise typer.BadParameter(f"{text!r}: {detail}", param_hint="--inject-faults") from None
+    return FaultPlan(rules=tuple(parsed), seed=seed)
+
+
+def _lambda_spawner(api: str | None, region: str | None) -> Spawner:
+    import boto3
+
+    from scheduler_host.spawners.api_gateway import ApiGatewaySpawner
+
+    if api is None:
+        raise typer.BadParameter("required with --backend lambda", param_hint="--api")
+    session = boto3.Session(region_name=region)
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise typer.BadParameter(
+            "no AWS credentials found (see `aws configure`)", param_hint="--api"
+        )
+    return ApiGatewaySpawner(
+        workers_url=api.rstrip("/") + "/workers",
+        region=session.region_name or "us-east-1",
+        credentials=credentials.get_frozen_credentials(),
+    )
+
+
+@app.command()
+@with_spec_flags
+def solve(
+    flags: dict[str, Any],
+    out: Annotated[Path | None, typer.Option(help="result directory")] = None,
+    backend: Annotated[str, typer.Option(help="local | lambda")] = "local",
+    api: Annotated[str | None, typer.Option(help="lambda: stage URL of the trigger API")] = None,
+    region: Annotated[str | None, typer.Option(help="lambda: AWS region")] = None,
+    advertise_host: Annotated[
+        str | None, typer.Option(help="lambda: this machine's address as Lambda sees it")
+    ] = None,
+    verbose: Annotated[bool, typer.Option(help="log scheduler events")] = False,
+    insecure: Annotated[bool, typer.Option(help="no CURVE on the ZMQ sockets (debugging)")] = False,
+    inject_faults: Annotated[
+        list[str] | None,
+        typer.Option(help="kill|delay|retire[:worker=W][:iteration=K][:probability=P][:seconds=S]"),
+    ] = None,
+    fault_seed: Annotated[int, typer.Option(help="seed of the fault injector")] = 0,
+    worker_time_limit: Annotated[
+        float | None, typer.Option(help="local workers retire and hand off after this many s")
+    ] = None,
+) -> None:
+    """Solve min Σ f_n(x) + h(x) with consensus ADMM (local worker processes by default)."""
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
+    if backend not in ("local", "lambda"):
+        raise typer.BadParameter(
+            f"must be 'local' or 'lambda', got {backend!r}", param_hint="--backend"
+        )
+    if backend == "lambda" and advertise_host is None:
+        raise typer.BadParameter("required with --backend lambda", param_hint="--advertise-host")
+    if worker_time_limit is not None and worker_time_limit <= 0:
+        raise typer.BadParameter(
+            f"must be > 0, got {worker_time_limit}", param_hint="--worker-time-limit"
+        )
+    faults = parse_faults(inject_faults or [], fault_seed)
+    spec = spec_from_flags(flags, out=out)
+    extra = {"faults": faults, "worker_time_limit_seconds": worker_time_limit}
+    if worker_time_limit is not None:
+        extra.update(
+            retire_margin_seconds=min(10.0, worker_time_limit / 10),
+            handoff_lead_seconds=min(30.0, worker_time_limit / 5),
+        )
+    if backend == "local":
+        from scheduler_host.spawners.local import LocalProcessSpawner
+
+        spawner: Spawner = LocalProcessSpawner(log_directory=out / "logs" if out else None)
+        run_solve_command(spec, spawner=spawner, out=out, secure=not insecure, extra=extra)
+    else:
+        spawner = _lambda_spawner(api, region)
+        run_solve_command(
+            spec,
+            spawner=spawner,
+            out=out,
+            bind_host="0.0.0.0",
+            advertise_host=advertise_host,
+            secure=not insecure,
+            extra=extra,
+        )
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option(help="result directory")] = Path("results/demo"),
+    workers: Annotated[int, typer.Option(help="W")] = 4,
+) -> None:
+    """The paper's experiment, full size (N=600,000, d=10,000), with local workers."""
+    from scheduler_host.spawners.local import LocalProcessSpawner
+
+    spec = build_spec(
+        {
+            "samples": PAPER_SAMPLES,
+            "features": PAPER_FEATURES,
+            "density": PAPER_DENSITY,
+            "l1": 1.0,
+            "workers": workers,
+        }
+    )
+    typer.echo(
+        f"Paper experiment (Aytekin & Johansson): L1-logistic regression, N={spec.samples:,}, "
+        f"d={spec.features:,}, p={spec.density}, λ1={spec.l1}, W={spec.workers} local workers"
+    )
+    run_solve_command(spec, spawner=LocalProcessSpawner(log_directory=out / "logs"), out=out)
+    typer.echo(
+        "Vary it: lambda-admm solve --problem paper --samples 600000 --features 10000 "
+        "--density 0.001 --l1 1 --workers 16 --out results/paper16  (see --help)"
+    )
+
+
+@data_app.command("prepare")
+def data_prepare(
+    source: Annotated[Path, typer.Argument(help="svmlight/LIBSVM file")],
+    destination: Annotated[str, typer.Argument(help="DIR or s3://bucket/datasets/NAME")],
+    workers: Annotated[int, typer.Option(help="W, one shard per worker")] = 4,
+) -> None:
+    """Split an svmlight file into W contiguous CSR shards plus a manifest."""
+    from scheduler_host.cli.datasets import prepare_dataset
+
+    if not source.is_file():
+        raise typer.BadParameter(f"data file not found: {source}", param_hint="SOURCE")
+    if workers < 1:
+        raise typer.BadParameter(f"must be >= 1, got {workers}", param_hint="--workers")
+    try:
+        manifest = prepare_dataset(source, destination, num_workers=workers)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from None
+    typer.echo(
+        f"wrote {manifest.num_workers} shards of {manifest.num_samples} x "
+        f"{manifest.num_features} to {destination}"
+    )

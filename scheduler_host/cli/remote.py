@@ -1,0 +1,137 @@
+"""Commands that talk to AWS: ``submit`` and ``status`` (clients), ``serve`` (the host daemon)."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from scheduler_host.cli.spec_flags import spec_from_flags, with_spec_flags
+from scheduler_host.solve_spec import SolveSpec
+
+FINISHED = ("done", "failed")
+
+
+def _signed_call(method: str, url: str, *, body: bytes = b"", region: str | None) -> httpx.Response:
+    """An ``execute-api`` request signed with the caller's AWS credentials."""
+    import boto3
+
+    from scheduler_host.spawners.api_gateway import sign_request
+
+    session = boto3.Session()
+    credentials = session.get_credentials()
+    if credentials is None:
+        raise typer.BadParameter(
+            "no AWS credentials found (see `aws configure`)", param_hint="--api"
+        )
+    headers = sign_request(
+        method=method,
+        url=url,
+        body=body,
+        credentials=credentials.get_frozen_credentials(),
+        region=region or session.region_name or "us-east-1",
+    )
+    return httpx.request(method, url, content=body or None, headers=headers, timeout=30)
+
+
+def submit_spec(spec: SolveSpec, *, api: str, region: str | None) -> str:
+    body = spec.model_dump_json(exclude_defaults=True).encode()
+    response = _signed_call("POST", api.rstrip("/") + "/solves", body=body, region=region)
+    if response.status_code != 202:
+        raise typer.BadParameter(f"the API answered {response.status_code}: {response.text}")
+    solve_id: str = response.json()["solve_id"]
+    return solve_id
+
+
+def fetch_status(*, api: str, solve_id: str, region: str | None) -> dict[str, Any]:
+    response = _signed_call("GET", f"{api.rstrip('/')}/solves/{solve_id}", region=region)
+    if response.status_code != 200:
+        raise typer.BadParameter(f"the API answered {response.status_code}: {response.text}")
+    status: dict[str, Any] = response.json()
+    return status
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @with_spec_flags
+    def submit(
+        flags: dict[str, Any],
+        api: Annotated[str, typer.Option(help="stage URL of the deployed API")],
+        region: Annotated[str | None, typer.Option(help="AWS region of the API")] = None,
+    ) -> None:
+        """Queue a solve on the deployed platform; prints its solve id."""
+        if flags["data"] is not None:
+            raise typer.BadParameter(
+                "upload it first: lambda-admm data prepare FILE s3://BUCKET/datasets/NAME, "
+                "then --shards s3://BUCKET/datasets/NAME",
+                param_hint="--data",
+            )
+        typer.echo(submit_spec(spec_from_flags(flags), api=api, region=region))
+
+    @app.command()
+    def status(
+        solve_id: Annotated[str, typer.Argument(help="the id printed by submit")],
+        api: Annotated[str, typer.Option(help="stage URL of the deployed API")],
+        region: Annotated[str | None, typer.Option(help="AWS region of the API")] = None,
+        wait: Annotated[bool, typer.Option(help="poll until done or failed")] = False,
+        interval: Annotated[float, typer.Option(help="seconds between polls")] = 2.0,
+    ) -> None:
+        """Show a solve's status (queued / running / done / failed)."""
+        current = fetch_status(api=api, solve_id=solve_id, region=region)
+        while wait and current.get("status") not in FINISHED:
+            if current.get("iteration"):
+                typer.echo(
+                    f"running: iteration {current['iteration']}, "
+                    f"r={current['primal_residual']:.3e}, s={current['dual_residual']:.3e}",
+                    err=True,
+                )
+            time.sleep(interval)
+            current = fetch_status(api=api, solve_id=solve_id, region=region)
+        typer.echo(json.dumps(current, indent=2))
+        if current.get("status") == "failed":
+            raise typer.Exit(code=1)
+
+    @app.command()
+    def serve(
+        queue_url: Annotated[str, typer.Option(envvar="QUEUE_URL")],
+        bucket: Annotated[str, typer.Option(envvar="BUCKET")],
+        api_url: Annotated[str, typer.Option(envvar="API_URL")],
+        region: Annotated[str, typer.Option(envvar="AWS_REGION")],
+        advertise_host: Annotated[str, typer.Option(envvar="ADVERTISE_HOST")],
+        bind_host: Annotated[str, typer.Option(envvar="BIND_HOST")] = "0.0.0.0",
+        front_port: Annotated[int, typer.Option(envvar="FRONT_PORT")] = 5555,
+        broadcast_port: Annotated[int, typer.Option(envvar="BROADCAST_PORT")] = 5556,
+        health_port: Annotated[int, typer.Option(envvar="HEALTH_PORT")] = 8080,
+        poll_wait_seconds: Annotated[int, typer.Option(envvar="POLL_WAIT_SECONDS")] = 10,
+        visibility_seconds: Annotated[
+            int, typer.Option(envvar="VISIBILITY_SECONDS", help="job lease, extended while solving")
+        ] = 300,
+        insecure: Annotated[bool, typer.Option(help="no CURVE on the ZMQ sockets")] = False,
+    ) -> None:
+        """The host's scheduler service: run queued solves with Lambda workers."""
+        from pydantic import ValidationError
+
+        from scheduler_host.service.daemon import serve as run_daemon
+        from scheduler_host.service.runner import ServiceConfig
+        from scheduler_host.solve_spec import describe_validation_error
+
+        try:
+            config = ServiceConfig(
+                queue_url=queue_url,
+                bucket=bucket,
+                api_url=api_url,
+                region=region,
+                advertise_host=advertise_host,
+                bind_host=bind_host,
+                front_port=front_port,
+                broadcast_port=broadcast_port,
+                poll_wait_seconds=poll_wait_seconds,
+                visibility_seconds=visibility_seconds,
+                secure=not insecure,
+            )
+        except ValidationError as error:
+            raise typer.BadParameter(describe_validation_error(error)) from None
+        run_daemon(config, health_port=health_port)

@@ -1,0 +1,158 @@
+"""The solve-spec flags, shared by ``solve`` and ``submit``, and their validation."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+
+from scheduler_host.solve_spec import (
+    PAPER_DENSITY,
+    PAPER_FEATURES,
+    PAPER_SAMPLES,
+    SolveSpec,
+    describe_validation_error,
+)
+
+_FLAG_OF_FIELD = {"box_lower": "--box", "box_upper": "--box"}
+
+
+def flag_of(field: str) -> str:
+    return _FLAG_OF_FIELD.get(field, "--" + field.replace("_", "-"))
+
+
+def spec_flags(
+    problem: Annotated[str | None, typer.Option(help="'paper': the paper's generator")] = None,
+    samples: Annotated[int, typer.Option(help="N, paper generator")] = PAPER_SAMPLES,
+    features: Annotated[int, typer.Option(help="d, paper generator")] = PAPER_FEATURES,
+    density: Annotated[float, typer.Option(help="p in (0, 1], paper generator")] = PAPER_DENSITY,
+    seed: Annotated[int, typer.Option(help="generator seed")] = 0,
+    data: Annotated[Path | None, typer.Option(help="an svmlight/LIBSVM file")] = None,
+    shards: Annotated[str | None, typer.Option(help="prepared shards: DIR or s3://")] = None,
+    loss: Annotated[str, typer.Option(help="logistic | squared")] = "logistic",
+    l1: Annotated[float, typer.Option(help="λ1 >= 0")] = 1.0,
+    l2: Annotated[float, typer.Option(help="λ2 >= 0")] = 0.0,
+    box: Annotated[str | None, typer.Option(help="box constraint 'lo,hi'")] = None,
+    sample_weights: Annotated[str, typer.Option(help="none | uniform (1/N)")] = "none",
+    workers: Annotated[int, typer.Option(help="W, number of workers")] = 4,
+    workers_per_master: Annotated[int, typer.Option(help="W̄, workers per master thread")] = 16,
+    rho0: Annotated[float, typer.Option(help="initial penalty ρ0 > 0")] = 1.0,
+    max_iter: Annotated[int, typer.Option(help="K, maximum ADMM iterations")] = 100,
+    eps_primal: Annotated[float, typer.Option(help="ε_r, primal tolerance")] = 2e-2,
+    eps_dual: Annotated[float, typer.Option(help="ε_s, dual tolerance")] = 2e-2,
+    dual_residual: Annotated[
+        str, typer.Option(help="consensus (ρ√W‖Δz‖) | paper (ρ‖Δz‖)")
+    ] = "consensus",
+    mode: Annotated[str, typer.Option(help="sync (the paper) | async (bounded delay)")] = "sync",
+    async_fraction: Annotated[
+        float, typer.Option(help="async: share of workers a global step waits for")
+    ] = 0.5,
+    max_delay: Annotated[int, typer.Option(help="async: τ, max age of a contribution")] = 4,
+    min_local_iter: Annotated[int, typer.Option(help="K_w, minimum FISTA iterations")] = 1,
+    max_local_iter: Annotated[int, typer.Option(help="maximum FISTA iterations")] = 10_000,
+    eps_grad: Annotated[float, typer.Option(help="ε_g, local gradient tolerance")] = 1e-2,
+    eps_rel: Annotated[float, typer.Option(help="ε_f, local relative decrease")] = 1e-12,
+) -> dict[str, Any]:
+    """The flags as given (the signature is what matters: commands borrow it)."""
+    return dict(locals())
+
+
+_SPEC_PARAMETERS = list(inspect.signature(spec_flags, eval_str=True).parameters.values())
+
+
+def with_spec_flags(command: Callable[..., None]) -> Callable[..., None]:
+    """Give a command every spec flag; it receives them as one dict, ``flags``."""
+    own = [
+        parameter
+        for parameter in inspect.signature(command, eval_str=True).parameters.values()
+        if parameter.name != "flags"
+    ]
+    own_names = {parameter.name for parameter in own}
+
+    @functools.wraps(command)
+    def wrapper(**given: Any) -> None:
+        flags = {name: value for name, value in given.items() if name not in own_names}
+        command(flags=flags, **{name: given[name] for name in own_names})
+
+    parameters = [
+        parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for parameter in [*_SPEC_PARAMETERS, *own]
+    ]
+    wrapper.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    return wrapper
+
+
+def build_spec(fields: dict[str, Any]) -> SolveSpec:
+    """A validated spec, or a usage error naming the offending flags (nothing is started)."""
+    try:
+        return SolveSpec(**fields)
+    except ValidationError as error:
+        raise typer.BadParameter(describe_validation_error(error, field_label=flag_of)) from None
+
+
+def _parse_box(box: str | None) -> tuple[float | None, float | None]:
+    if box is None:
+        return None, None
+    try:
+        lower, upper = (float(part) for part in box.split(","))
+    except ValueError:
+        raise typer.BadParameter(
+            f"must be 'lo,hi' with two numbers, got {box!r}", param_hint="--box"
+        ) from None
+    return lower, upper
+
+
+def _from_data_file(data: Path, out: Path | None, fields: dict[str, Any]) -> dict[str, Any]:
+    """Prepare an svmlight file into shards (under ``out`` or a temporary directory)."""
+    from scheduler_host.cli.datasets import prepare_dataset
+
+    if not data.is_file():
+        raise typer.BadParameter(f"data file not found: {data}", param_hint="--data")
+    build_spec({**fields, "samples": max(fields["workers"], 1)})  # validate the other flags first
+    shard_dir = out / "shards" if out else Path(tempfile.mkdtemp(prefix="lambda-admm-shards-"))
+    try:
+        manifest = prepare_dataset(data, str(shard_dir), num_workers=fields["workers"])
+    except (ValueError, OSError) as error:
+        field, _, detail = str(error).partition(": ")
+        hint = "--workers" if field == "workers" else "--data"
+        raise typer.BadParameter(
+            detail if field == "workers" else str(error), param_hint=hint
+        ) from None
+    return {
+        **fields,
+        "problem": "shards",
+        "shards": str(shard_dir),
+        "samples": manifest.num_samples,
+        "features": manifest.num_features,
+    }
+
+
+def spec_from_flags(flags: dict[str, Any], *, out: Path | None = None) -> SolveSpec:
+    """Validate the flags into a spec whose dataset is ready (shards prepared, manifest read)."""
+    from scheduler_host.assignments import resolve_dataset
+
+    fields = dict(flags)
+    problem, data, shards = fields.pop("problem"), fields.pop("data"), fields.pop("shards")
+    fields["box_lower"], fields["box_upper"] = _parse_box(fields.pop("box"))
+    if problem not in (None, "paper"):
+        raise typer.BadParameter(f"must be 'paper', got {problem!r}", param_hint="--problem")
+    if sum(option is not None for option in (problem, data, shards)) > 1:
+        raise typer.BadParameter("--problem, --data and --shards are mutually exclusive")
+    if data is not None:
+        fields = _from_data_file(data, out, fields)
+    elif shards is not None:
+        # N and d come from the manifest, which resolve_dataset reads.
+        fields = {key: value for key, value in fields.items() if key not in ("samples", "features")}
+        fields.update(problem="shards", shards=shards)
+    spec = build_spec(fields)
+    try:
+        return resolve_dataset(spec)[0]
+    except (ValueError, OSError) as error:  # "workers: the dataset ... is prepared for 3 ..."
+        field, _, detail = str(error).partition(": ")
+        raise typer.BadParameter(detail, param_hint=flag_of(field)) from None

@@ -1,0 +1,50 @@
+"""The PUB side: (ρ, z) for the next iteration, or terminate, to every worker of a solve."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import zmq
+
+from runtime.protocol import Broadcast, encode_broadcast
+from scheduler_host.solve.front import bind_tcp
+
+
+class Broadcaster:
+    """Owns the PUB socket; remembers the last broadcast so it can be repeated.
+
+    PUB/SUB drops messages to subscribers that are not connected yet (the slow
+    joiner), so the coordinator repeats the current broadcast while it waits;
+    workers ignore iterations they have already computed.
+    """
+
+    def __init__(
+        self,
+        *,
+        context: zmq.Context,
+        bind_address: str,
+        solve_id: str,
+        configure: Callable[[zmq.Socket], None] | None = None,
+    ) -> None:
+        self._solve_id = solve_id
+        self._sock = context.socket(zmq.PUB)
+        self._sock.setsockopt(zmq.LINGER, 0)
+        self._sock.setsockopt(zmq.SNDHWM, 100)
+        if configure is not None:
+            configure(self._sock)
+        self.port = bind_tcp(self._sock, bind_address)
+        self._frames: list[bytes] | None = None
+        self.last_sent = 0.0
+
+    def send(self, message: Broadcast) -> None:
+        self._frames = encode_broadcast(message, solve_id=self._solve_id)
+        self.repeat()
+
+    def repeat(self) -> None:
+        if self._frames is not None:
+            self._sock.send_multipart(self._frames)
+            self.last_sent = time.monotonic()
+
+    def close(self) -> None:
+        self._sock.close()

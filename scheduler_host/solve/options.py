@@ -1,0 +1,58 @@
+"""What a solve's scheduler is told besides the spec, and how a solve fails."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from runtime.specs import FaultPlan
+from scheduler_host.results import IterationRecord
+
+
+class SolveFailed(RuntimeError):
+    """The solve cannot finish (a slot ran out of replacements, or a deadline passed)."""
+
+
+ProgressCallback = Callable[[IterationRecord], None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class SchedulerOptions:
+    """Where the scheduler listens, how long it waits, and how it treats failing workers.
+
+    A worker that has not reported ``worker_deadline_factor`` times the median
+    recent compute time (at least ``worker_deadline_floor_seconds``) after an
+    iteration opened is declared dead and replaced, as is one that does not
+    join within ``join_timeout_seconds``; each slot is replaced at most
+    ``max_respawns`` times.
+    """
+
+    bind_host: str = "127.0.0.1"
+    advertise_host: str | None = None
+    front_port: int = 0
+    broadcast_port: int = 0
+    join_timeout_seconds: float = 300.0
+    iteration_timeout_seconds: float = 900.0
+    final_timeout_seconds: float = 300.0
+    first_rebroadcast_seconds: float = 0.05
+    max_rebroadcast_seconds: float = 5.0
+    secure: bool = True
+    worker_deadline_floor_seconds: float = 60.0
+    worker_deadline_factor: float = 10.0
+    max_respawns: int = 3
+    worker_time_limit_seconds: float | None = None
+    retire_margin_seconds: float = 10.0
+    handoff_lead_seconds: float = 30.0
+    scheduler_silence_seconds: float = 120.0
+    faults: FaultPlan = field(default_factory=FaultPlan)
+
+    def worker_options(self) -> dict[str, Any]:
+        """What each spawn request carries besides the spec."""
+        return {
+            "time_limit_seconds": self.worker_time_limit_seconds,
+            "retire_margin_seconds": self.retire_margin_seconds,
+            "handoff_lead_seconds": self.handoff_lead_seconds,
+            "scheduler_silence_seconds": self.scheduler_silence_seconds,
+            "faults": self.faults,
+        }

@@ -1,0 +1,157 @@
+"""The scheduler's sockets and threads for one solve: front proxy, masters, broadcaster."""
+
+from __future__ import annotations
+
+import functools
+import math
+import queue
+import threading
+from types import TracebackType
+
+import zmq
+
+from runtime.protocol import decode_worker_message, max_message_bytes
+from runtime.specs import SchedulerEndpoints
+from scheduler_host.solve.broadcast import Broadcaster
+from scheduler_host.solve.front import FrontProxy
+from scheduler_host.solve.masters import DropCounter, Event, IterationLedger, Master
+from scheduler_host.solve.security import SolveKeys, start_authenticator
+from scheduler_host.solve.slots import SlotRegistry, UpdateSlots
+
+
+class SolveTransport:
+    """Starts and stops everything that talks ZMQ for one solve.
+
+    Parameters
+    ----------
+    bind_host, advertise_host : str
+        Where the sockets listen, and the address workers are told to connect to.
+    front_port, broadcast_port : int
+        0 picks free ports.
+    """
+
+    def __init__(
+        self,
+        *,
+        solve_id: str,
+        num_workers: int,
+        workers_per_master: int,
+        num_features: int,
+        max_iteration: int,
+        bind_host: str,
+        advertise_host: str,
+        front_port: int = 0,
+        broadcast_port: int = 0,
+        secure: bool = True,
+        max_delay: int = 1,
+    ) -> None:
+        self.context = zmq.Context()
+        self.keys = SolveKeys(num_workers=num_workers) if secure else None
+        self.authenticator = (
+            start_authenticator(self.context, self.keys) if self.keys is not None else None
+        )
+        configure = self.keys.configure_server if self.keys is not None else None
+        self.stop = threading.Event()
+        self.ledger = IterationLedger(max_delay=max_delay)
+        self.slots = UpdateSlots(num_workers=num_workers, num_features=num_features)
+        self.registry = SlotRegistry(num_workers=num_workers)
+        self.events: queue.Queue[Event] = queue.Queue()
+        self.drops = DropCounter()
+        backend = f"inproc://masters-{solve_id}"
+        outbox = f"inproc://outbox-{solve_id}"
+        try:
+            self.front = FrontProxy(
+                context=self.context,
+                bind_address=f"tcp://{bind_host}:{front_port}",
+                backend_address=backend,
+                outbox_address=outbox,
+                max_message_bytes=max_message_bytes(num_features),
+                stop=self.stop,
+                configure=configure,
+            )
+            self.broadcaster = Broadcaster(
+                context=self.context,
+                bind_address=f"tcp://{bind_host}:{broadcast_port}",
+                solve_id=solve_id,
+                configure=configure,
+            )
+        except zmq.ZMQError:
+            self._stop_authenticator()
+            self.context.destroy(linger=0)
+            raise
+        decode = functools.partial(
+            decode_worker_message,
+            solve_id=solve_id,
+            num_workers=num_workers,
+            num_features=num_features,
+            max_iteration=max_iteration,
+        )
+        self.masters = [
+            Master(
+                index=index,
+                context=self.context,
+                backend_address=backend,
+                decode=decode,
+                ledger=self.ledger,
+                slots=self.slots,
+                registry=self.registry,
+                events=self.events,
+                drops=self.drops,
+                stop=self.stop,
+                keys=self.keys,
+            )
+            for index in range(math.ceil(num_workers / workers_per_master))
+        ]
+        self.endpoints = SchedulerEndpoints(
+            front=f"tcp://{advertise_host}:{self.front.port}",
+            broadcast=f"tcp://{advertise_host}:{self.broadcaster.port}",
+            server_public_key=self.keys.server.public if self.keys is not None else None,
+        )
+
+        # Owned by the coordinator (the thread that makes the transport).
+        self._outbox = self.context.socket(zmq.PUSH)
+        self._outbox.setsockopt(zmq.LINGER, 0)
+        self._outbox.connect(outbox)
+
+    def send_direct(self, peer: bytes, body: bytes) -> None:
+        """A message to one worker, through the ROUTER."""
+        self._outbox.send_multipart([peer, body])
+
+    def endpoints_for(self, worker_index: int, *, new_keys: bool = False) -> SchedulerEndpoints:
+        """The endpoints with this worker slot's client keys (none when insecure).
+
+        ``new_keys`` issues the slot a fresh pair, for a replacement worker.
+        """
+        if self.keys is None:
+            return self.endpoints
+        pair = self.keys.issue(worker_index) if new_keys else self.keys.clients[worker_index]
+        return self.endpoints.model_copy(
+            update={"client_public_key": pair.public, "client_secret_key": pair.secret}
+        )
+
+    def _stop_authenticator(self) -> None:
+        if self.authenticator is not None:
+            self.authenticator.stop()
+
+    def __enter__(self) -> SolveTransport:
+        self.front.start()
+        for master in self.masters:
+            master.start()
+        for master in self.masters:
+            master.ready.wait(timeout=10)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop.set()
+        for thread in [self.front, *self.masters]:
+            if thread.is_alive():
+                thread.join(timeout=5)
+        self.broadcaster.close()
+        self._outbox.close()
+        self._stop_authenticator()
+        self.context.destroy(linger=0)

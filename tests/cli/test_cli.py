@@ -1,0 +1,152 @@
+"""The command line: every validation error names its flag and starts nothing."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from scheduler_host.cli.app import app
+
+runner = CliRunner()
+SMALL = ["--samples", "2000", "--features", "50", "--density", "0.1"]
+
+
+def _plain(text: str) -> str:
+    """The error box without rich's frame and line wrapping."""
+    text = re.sub(r"[│╭╮╰╯─]", " ", text)
+    return re.sub(r"\s+", " ", text)
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--workers", "0"], "--workers: Input should be greater than or equal to 1 (got 0)"),
+        (["--workers", "-3"], "--workers: Input should be greater than or equal to 1 (got -3)"),
+        (
+            ["--samples", "10", "--workers", "11"],
+            "--workers: must be between 1 and the number of samples (10), got 11",
+        ),
+        (["--density", "0"], "--density: Input should be greater than 0 (got 0.0)"),
+        (["--density", "1.5"], "--density: Input should be less than or equal to 1 (got 1.5)"),
+        (["--l1", "-1"], "--l1: Input should be greater than or equal to 0 (got -1.0)"),
+        (["--l2", "-0.5"], "--l2: Input should be greater than or equal to 0 (got -0.5)"),
+        (["--box", "2,1"], "--box: the lower bound must be <= the upper bound (1.0), got 2.0"),
+        (["--box", "1"], "Invalid value for --box: must be 'lo,hi' with two numbers, got '1'"),
+        (["--data", "/nonexistent/file.svm"], "--data: data file not found: /nonexistent/file.svm"),
+        (["--loss", "hinge"], "--loss: Input should be 'logistic' or 'squared' (got 'hinge')"),
+        (["--rho0", "0"], "--rho0: Input should be greater than 0 (got 0.0)"),
+        (["--max-iter", "0"], "--max-iter: Input should be greater than or equal to 1 (got 0)"),
+        (["--eps-primal", "-1"], "--eps-primal: Input should be greater than 0 (got -1.0)"),
+        (["--min-local-iter", "0"], "--min-local-iter: Input should be greater than or equal to 1"),
+        (["--dual-residual", "x"], "--dual-residual: Input should be 'paper' or 'consensus'"),
+        (["--problem", "mnist"], "--problem: must be 'paper', got 'mnist'"),
+        (["--mode", "eventual"], "--mode: Input should be 'sync' or 'async' (got 'eventual')"),
+        (["--async-fraction", "0"], "--async-fraction: Input should be greater than 0 (got 0.0)"),
+        (["--max-delay", "0"], "--max-delay: Input should be greater than or equal to 1 (got 0)"),
+    ],
+)
+def test_bad_flags_name_the_flag_and_start_nothing(
+    flags: list[str], message: str, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["solve", *SMALL, *flags, "--out", str(out)])
+    assert result.exit_code == 2
+    assert message in _plain(result.output)
+    assert not out.exists()
+
+
+def test_unreadable_data_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "data.svm"
+    path.write_text("this is not svmlight\n")
+    result = runner.invoke(app, ["solve", "--data", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "--data" in _plain(result.output)
+
+
+def test_solve_writes_the_result_directory(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app, ["solve", "--problem", "paper", *SMALL, "--workers", "2", "--out", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "converged in" in result.output
+    body = json.loads((out / "result.json").read_text())
+    for key in ("objective", "iterations", "converged", "primal_residual", "dual_residual"):
+        assert key in body
+    assert body["converged"] is True
+    assert len(body["history"]) == body["iterations"]
+    assert set(body["history"][0]) == {
+        "iteration",
+        "primal_residual",
+        "dual_residual",
+        "rho",
+        "wall_seconds",
+    }
+    assert [w["worker"] for w in body["workers"]] == [0, 1]
+    assert len(body["workers"][0]["compute_seconds"]) == body["iterations"]
+    assert body["workers"][0]["cold_start_seconds"] > 0
+    assert body["spec"]["workers"] == 2
+    assert np.load(out / "x.npy").shape == (50,)
+    assert (out / "convergence.png").stat().st_size > 10_000
+
+
+def test_data_prepare_then_solve_from_shards(tmp_path: Path) -> None:
+    from sklearn.datasets import dump_svmlight_file
+
+    from runtime.generator import generate_rows
+
+    data = generate_rows(samples=500, features=30, density=0.2, seed=2, start=0, stop=500)
+    source = tmp_path / "d.svm"
+    dump_svmlight_file(data.features, data.labels, str(source))
+    prepared = runner.invoke(
+        app, ["data", "prepare", str(source), str(tmp_path / "ds"), "--workers", "3"]
+    )
+    assert prepared.exit_code == 0, prepared.output
+    assert "wrote 3 shards of 500 x 30" in prepared.output
+    wrong = runner.invoke(app, ["solve", "--shards", str(tmp_path / "ds"), "--workers", "2"])
+    assert wrong.exit_code == 2
+    assert "--workers: the dataset at" in _plain(wrong.output)
+    assert "is prepared for 3 workers, got 2" in _plain(wrong.output)
+    solved = runner.invoke(app, ["solve", "--shards", str(tmp_path / "ds"), "--workers", "3"])
+    assert solved.exit_code == 0, solved.output
+
+
+def test_injected_faults_are_survived_and_recorded(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        [
+            "solve",
+            *SMALL,
+            "--workers",
+            "3",
+            "--out",
+            str(out),
+            "--inject-faults",
+            "kill:worker=1:iteration=2",
+            "--fault-seed",
+            "5",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads((out / "result.json").read_text())
+    assert body["converged"] is True and body["replacements"] == 1
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("explode", "'explode': kind: Input should be 'kill', 'delay' or 'retire'"),
+        ("kill:worker", "expected key=value, got 'worker'"),
+        ("delay:probability=2", "probability: Input should be less than or equal to 1"),
+    ],
+)
+def test_bad_fault_rules_name_the_flag(rule: str, message: str, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["solve", *SMALL, "--inject-faults", rule])
+    assert result.exit_code == 2
+    assert "--inject-faults" in _plain(result.output) and message in _plain(result.output)

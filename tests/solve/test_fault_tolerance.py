@@ -1,0 +1,151 @@
+"""Workers that die, retire, never arrive, straggle or are delivered twice (real processes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from runtime.specs import FaultPlan, FaultRule, WorkerAssignment
+from scheduler_host.results import SolveResult
+from scheduler_host.solve import SchedulerOptions, run_solve
+from scheduler_host.solve_spec import SolveSpec
+from scheduler_host.spawners.local import LocalProcessSpawner
+
+SPEC = SolveSpec(
+    samples=8000,
+    features=100,
+    density=0.05,
+    workers=4,
+    l1=1.0,
+    eps_primal=1e-5,
+    eps_dual=1e-5,
+    eps_grad=1e-8,
+    max_iter=500,
+)
+FAST_FAILOVER = {"worker_deadline_floor_seconds": 2.0, "join_timeout_seconds": 20.0}
+
+
+@pytest.fixture(scope="module")
+def fault_free(tmp_path_factory: pytest.TempPathFactory) -> SolveResult:
+    logs = tmp_path_factory.mktemp("clean")
+    return run_solve(SPEC, spawner=LocalProcessSpawner(log_directory=logs))
+
+
+def _solve(tmp_path: Path, spawner: LocalProcessSpawner | None = None, **options) -> SolveResult:
+    return run_solve(
+        SPEC,
+        spawner=spawner or LocalProcessSpawner(log_directory=tmp_path),
+        options=SchedulerOptions(**{**FAST_FAILOVER, **options}),
+    )
+
+
+def _assert_same_solve(result: SolveResult, reference: SolveResult, *, extra: int = 2) -> None:
+    """Same optimum; at most ``extra`` more iterations (a successor's FISTA starts without
+    its predecessor's step-size estimate, so the path may differ inside the tolerances,
+    and may as well be shorter)."""
+    assert result.converged
+    assert abs(result.objective - reference.objective) <= 1e-6 * abs(reference.objective)
+    assert result.iterations <= reference.iterations + extra
+
+
+def test_sigkill_one_then_two_workers(fault_free: SolveResult, tmp_path: Path) -> None:
+    plan = FaultPlan(
+        rules=(
+            FaultRule(kind="kill", worker=1, iteration=3),
+            FaultRule(kind="kill", worker=2, iteration=7),
+            FaultRule(kind="kill", worker=3, iteration=7),
+        )
+    )
+    result = _solve(tmp_path, faults=plan)
+    _assert_same_solve(result, fault_free)
+    assert result.replacements == 3
+    assert (tmp_path / "worker-00001-1.log").exists()  # the replacement of slot 1 ran
+
+
+def test_retirement_every_few_iterations_loses_nothing(
+    fault_free: SolveResult, tmp_path: Path
+) -> None:
+    plan = FaultPlan(rules=tuple(FaultRule(kind="retire", iteration=k) for k in (2, 5, 8, 11, 14)))
+    result = _solve(tmp_path, faults=plan)
+    _assert_same_solve(result, fault_free, extra=0)  # no iteration lost
+    assert result.replacements == 4 * 5
+
+
+def test_retirement_on_a_real_time_limit(fault_free: SolveResult, tmp_path: Path) -> None:
+    # First-generation workers take 30 ms more per iteration (about 2 s for the whole
+    # solve), so a 1 s limit makes each of them hand off at least once.
+    slow_first_generation = FaultPlan(rules=(FaultRule(kind="delay", seconds=0.03),))
+    result = _solve(
+        tmp_path,
+        faults=slow_first_generation,
+        worker_time_limit_seconds=1.0,
+        retire_margin_seconds=0.05,
+        handoff_lead_seconds=0.3,
+    )
+    _assert_same_solve(result, fault_free, extra=0)
+    assert result.replacements >= 4  # every worker outlived its limit at least once
+
+
+class _DeliveredTwice(LocalProcessSpawner):
+    """At-least-once delivery: every spawn request arrives twice."""
+
+    def __init__(self, *, log_directory: Path) -> None:
+        super().__init__(log_directory=log_directory)
+        self.twins = LocalProcessSpawner(log_directory=log_directory / "twins")
+
+    def spawn(self, assignments: list[WorkerAssignment]) -> None:
+        super().spawn(assignments)
+        self.twins.spawn(assignments)  # same slot, same epoch, same keys; another process
+
+    def close(self) -> None:
+        super().close()
+        self.twins.close()
+
+
+def test_a_duplicate_worker_for_a_live_slot_is_refused(
+    fault_free: SolveResult, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    spawner = _DeliveredTwice(log_directory=tmp_path)
+    with caplog.at_level("WARNING", logger="lambda_admm.scheduler"):
+        result = _solve(tmp_path, spawner=spawner)
+    assert result.objective == fault_free.objective  # untouched, bit for bit
+    assert result.replacements == 0
+    refusals = [r.getMessage() for r in caplog.records if "refused a join" in r.getMessage()]
+    assert len(refusals) == 4
+    # Whichever copy lost the race was told to exit, and did so by itself, cleanly.
+    refused = [
+        path
+        for path in tmp_path.glob("**/worker-*-0.log")
+        if "refused by the scheduler: slot" in path.read_text()
+    ]
+    assert len(refused) == 4
+    for path in refused:
+        owner = spawner.twins if path.parent.name == "twins" else spawner
+        slot = int(path.name.split("-")[1])
+        assert owner.exit_codes()[slot, 0] == 0
+
+
+class _LosesFirstRequest(LocalProcessSpawner):
+    """The first spawn request for slot 2 is lost on the way."""
+
+    def spawn(self, assignments: list[WorkerAssignment]) -> None:
+        kept = [a for a in assignments if (a.worker_index, a.slot_epoch) != (2, 0)]
+        super().spawn(kept)
+
+
+def test_a_worker_that_never_arrives_is_replaced(fault_free: SolveResult, tmp_path: Path) -> None:
+    result = _solve(
+        tmp_path, spawner=_LosesFirstRequest(log_directory=tmp_path), join_timeout_seconds=3.0
+    )
+    assert result.objective == fault_free.objective
+    assert result.replacements == 1
+
+
+def test_a_straggler_past_its_deadline_is_replaced_and_ignored(
+    fault_free: SolveResult, tmp_path: Path
+) -> None:
+    plan = FaultPlan(rules=(FaultRule(kind="delay", worker=0, iteration=4, seconds=6.0),))
+    result = _solve(tmp_path, faults=plan, worker_deadline_floor_seconds=1.0)
+    _assert_same_solve(result, fault_free)
+    assert result.replacements == 1
