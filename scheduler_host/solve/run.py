@@ -47,6 +47,7 @@ def run_solve(
             broadcast_port=options.broadcast_port,
             secure=options.secure,
             max_delay=spec.staleness_bound,
+            rho0=spec.rho0,
         ) as transport:
             coordinator = Coordinator(
                 spec=spec,

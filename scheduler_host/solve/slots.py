@@ -73,33 +73,47 @@ class SlotRegistry:
 
 
 class UpdateSlots:
-    """Per slot: the latest ``ω`` and ``q``, the ``ω`` before it, and the iterations they used.
+    """Per slot: the latest ``ω`` and ``q``, the ``ω`` before it, and the iterations they used;
+    and the z and ρ of the iterations those updates may refer to.
 
     A worker's update for iteration j used ``z^j`` and ``ρ_j``; before it, the worker
     rescaled its dual by its own previous ``ρ`` (that of its previous update, j'):
     ``u = (ω^{j'} - z^j)·ρ_{j'}/ρ_j`` and ``x = ω^j - u``.  That holds in sync mode
     (j' = j - 1) and in async mode alike, so a replacement resumes exactly.
+
+    Masters store while the coordinator sums (async mode keeps accepting updates during
+    a global step), so every access holds one lock: a sum never sees half an update.
     """
 
-    def __init__(self, *, num_workers: int, num_features: int) -> None:
-        self.omega = np.zeros((num_workers, num_features))
-        self.omega_before = np.zeros((num_workers, num_features))
-        self.primal_sq = np.zeros(num_workers)
-        self.iteration = np.zeros(num_workers, dtype=np.int64)
-        self.iteration_before = np.zeros(num_workers, dtype=np.int64)
+    def __init__(self, *, num_workers: int, num_features: int, rho0: float) -> None:
+        self._lock = threading.Lock()
+        self._omega = np.zeros((num_workers, num_features))
+        self._omega_before = np.zeros((num_workers, num_features))
+        self._primal_sq = np.zeros(num_workers)
+        self._iteration = np.zeros(num_workers, dtype=np.int64)
+        self._iteration_before = np.zeros(num_workers, dtype=np.int64)
+        self._z_of: dict[int, np.ndarray] = {}
+        self._rho_of: dict[int, float] = {0: rho0}
+
+    def open_iteration(self, iteration: int, *, z: np.ndarray, rho: float) -> None:
+        """Record the z and ρ broadcast for ``iteration``; forget z's no update can refer to."""
+        with self._lock:
+            self._z_of[iteration], self._rho_of[iteration] = z, rho
+            oldest = int(self._iteration.min())
+            for old in [k for k in self._z_of if k < oldest]:
+                del self._z_of[old]
 
     def store(self, update: Update) -> None:
         """One worker's update (each slot is written by one master at a time)."""
         index = update.header.worker_index
-        self.omega_before[index] = self.omega[index]
-        self.iteration_before[index] = self.iteration[index]
-        self.omega[index] = update.omega
-        self.primal_sq[index] = update.primal_sq
-        self.iteration[index] = update.header.iteration
+        with self._lock:
+            self._omega_before[index] = self._omega[index]
+            self._iteration_before[index] = self._iteration[index]
+            self._omega[index] = update.omega
+            self._primal_sq[index] = update.primal_sq
+            self._iteration[index] = update.header.iteration
 
-    def scaled_sums(
-        self, *, rho: float, z_of: dict[int, np.ndarray], rho_of: dict[int, float]
-    ) -> tuple[np.ndarray, float]:
+    def scaled_sums(self, *, rho: float) -> tuple[np.ndarray, float]:
         """``(Σ_w ω_w, Σ_w q_w)`` in worker order (bit-reproducible; ``q`` summed exactly), with
         each stale ``ω = x + u`` re-expressed in the current ρ.
 
@@ -107,30 +121,36 @@ class UpdateSlots:
         needs ``x + u·ρ_j/ρ`` (async mode, where ρ may have changed since).  In sync mode
         every update used ρ and nothing is re-expressed.
         """
-        omega = self.omega
-        stale = [
-            index
-            for index in range(len(omega))
-            if self.iteration[index] > 0 and rho_of[int(self.iteration[index])] != rho
-        ]
-        if stale:
-            omega = omega.copy()
-            for index in stale:
-                done = int(self.iteration[index])
-                _, _, dual = self.state_of(index, z_of=z_of, rho_of=rho_of)
-                omega[index] += dual * (rho_of[done] / rho - 1.0)
-        return omega.sum(axis=0), math.fsum(self.primal_sq)
+        with self._lock:
+            omega = self._omega
+            stale = [
+                index
+                for index in range(len(omega))
+                if self._iteration[index] > 0 and self._rho_of[int(self._iteration[index])] != rho
+            ]
+            if stale:
+                omega = omega.copy()
+                for index in stale:
+                    done = int(self._iteration[index])
+                    _, _, dual = self._state_of(index)
+                    omega[index] += dual * (self._rho_of[done] / rho - 1.0)
+            return omega.sum(axis=0), math.fsum(self._primal_sq)
 
     def oldest_iteration(self) -> int:
-        return int(self.iteration.min())
+        with self._lock:
+            return int(self._iteration.min())
 
-    def state_of(
-        self, index: int, *, z_of: dict[int, np.ndarray], rho_of: dict[int, float]
-    ) -> tuple[int, np.ndarray, np.ndarray]:
+    def state_of(self, index: int) -> tuple[int, np.ndarray, np.ndarray]:
         """``(last iteration done, x, u)`` of a slot, from the z and ρ of past iterations."""
-        done = int(self.iteration[index])
+        with self._lock:
+            return self._state_of(index)
+
+    def _state_of(self, index: int) -> tuple[int, np.ndarray, np.ndarray]:
+        done = int(self._iteration[index])
         if done == 0:
-            return 0, np.zeros_like(self.omega[index]), np.zeros_like(self.omega[index])
-        before = int(self.iteration_before[index])
-        dual = (self.omega_before[index] - z_of[done]) * (rho_of[before] / rho_of[done])
-        return done, self.omega[index] - dual, dual
+            return 0, np.zeros_like(self._omega[index]), np.zeros_like(self._omega[index])
+        before = int(self._iteration_before[index])
+        dual = (self._omega_before[index] - self._z_of[done]) * (
+            self._rho_of[before] / self._rho_of[done]
+        )
+        return done, self._omega[index] - dual, dual

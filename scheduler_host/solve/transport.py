@@ -44,6 +44,7 @@ class SolveTransport:
         broadcast_port: int = 0,
         secure: bool = True,
         max_delay: int = 1,
+        rho0: float = 1.0,
     ) -> None:
         self.context = zmq.Context()
         self.keys = SolveKeys(num_workers=num_workers) if secure else None
@@ -53,7 +54,7 @@ class SolveTransport:
         configure = self.keys.configure_server if self.keys is not None else None
         self.stop = threading.Event()
         self.ledger = IterationLedger(max_delay=max_delay)
-        self.slots = UpdateSlots(num_workers=num_workers, num_features=num_features)
+        self.slots = UpdateSlots(num_workers=num_workers, num_features=num_features, rho0=rho0)
         self.registry = SlotRegistry(num_workers=num_workers)
         self.events: queue.Queue[Event] = queue.Queue()
         self.drops = DropCounter()
