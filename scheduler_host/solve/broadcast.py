@@ -8,7 +8,7 @@ from collections.abc import Callable
 import zmq
 
 from runtime.protocol import Broadcast, encode_broadcast
-from scheduler_host.solve.front import bind_tcp
+from scheduler_host.solve.front import bind
 
 
 class Broadcaster:
@@ -33,7 +33,7 @@ class Broadcaster:
         self._sock.setsockopt(zmq.SNDHWM, 100)
         if configure is not None:
             configure(self._sock)
-        self.port = bind_tcp(self._sock, bind_address)
+        self.endpoint = bind(self._sock, bind_address)
         self._frames: list[bytes] | None = None
         self.last_sent = 0.0
 

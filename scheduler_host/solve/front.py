@@ -43,7 +43,7 @@ class FrontProxy(threading.Thread):
         self.front.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
         if configure is not None:
             configure(self.front)
-        self.port = bind_tcp(self.front, bind_address)
+        self.endpoint = bind(self.front, bind_address)
         self.backend = context.socket(zmq.DEALER)
         self.backend.setsockopt(zmq.LINGER, 0)
         self.backend.setsockopt(zmq.SNDHWM, HIGH_WATER_MARK)
@@ -87,10 +87,20 @@ def _user_id(frame: zmq.Frame) -> bytes:
         return b""
 
 
-def bind_tcp(sock: zmq.Socket, address: str) -> int:
-    """Bind ``tcp://host:port`` (port 0 picks a free one) and return the port."""
-    host, _, port = address.removeprefix("tcp://").rpartition(":")
-    if int(port) == 0:
-        return int(sock.bind_to_random_port(f"tcp://{host}"))
+def bind(sock: zmq.Socket, address: str) -> str:
+    """Bind ``tcp://host:port`` (port 0 picks a free one) or ``inproc://name``; return the
+    endpoint bound (with the port chosen)."""
+    if address.startswith("tcp://"):
+        host, _, port = address.removeprefix("tcp://").rpartition(":")
+        if int(port) == 0:
+            return f"tcp://{host}:{sock.bind_to_random_port(f'tcp://{host}')}"
     sock.bind(address)
-    return int(port)
+    return address
+
+
+def advertised(endpoint: str, host: str) -> str:
+    """The endpoint as workers reach it: a TCP endpoint with ``host`` in place of the bind
+    address; an in-process one as it is."""
+    if not endpoint.startswith("tcp://"):
+        return endpoint
+    return f"tcp://{host}:{endpoint.rpartition(':')[2]}"

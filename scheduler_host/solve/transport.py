@@ -13,10 +13,13 @@ import zmq
 from runtime.protocol import decode_worker_message, max_message_bytes
 from runtime.specs import SchedulerEndpoints
 from scheduler_host.solve.broadcast import Broadcaster
-from scheduler_host.solve.front import FrontProxy
+from scheduler_host.solve.front import FrontProxy, advertised
 from scheduler_host.solve.masters import DropCounter, Event, IterationLedger, Master
 from scheduler_host.solve.security import SolveKeys, start_authenticator
 from scheduler_host.solve.slots import SlotRegistry, UpdateSlots
+
+#: ``bind_host`` of a solve kept in one process (workers on threads).
+INPROC = "inproc"
 
 
 class SolveTransport:
@@ -26,6 +29,9 @@ class SolveTransport:
     ----------
     bind_host, advertise_host : str
         Where the sockets listen, and the address workers are told to connect to.
+        ``bind_host="inproc"`` keeps the whole solve in this process (workers on
+        threads sharing ``zmq.Context.instance()``, for tests); CURVE does not apply
+        there, so it needs ``secure=False``.
     front_port, broadcast_port : int
         0 picks free ports.
     """
@@ -46,7 +52,11 @@ class SolveTransport:
         max_delay: int = 1,
         rho0: float = 1.0,
     ) -> None:
-        self.context = zmq.Context()
+        self.in_process = bind_host == INPROC
+        if self.in_process and secure:
+            raise ValueError("secure: CURVE does not apply to in-process (inproc) transports")
+        # In process, the workers' threads must share the context; it outlives the solve.
+        self.context = zmq.Context.instance() if self.in_process else zmq.Context()
         self.keys = SolveKeys(num_workers=num_workers) if secure else None
         self.authenticator = (
             start_authenticator(self.context, self.keys) if self.keys is not None else None
@@ -63,7 +73,7 @@ class SolveTransport:
         try:
             self.front = FrontProxy(
                 context=self.context,
-                bind_address=f"tcp://{bind_host}:{front_port}",
+                bind_address=_address(bind_host, front_port, name=f"front-{solve_id}"),
                 backend_address=backend,
                 outbox_address=outbox,
                 max_message_bytes=max_message_bytes(num_features),
@@ -72,13 +82,13 @@ class SolveTransport:
             )
             self.broadcaster = Broadcaster(
                 context=self.context,
-                bind_address=f"tcp://{bind_host}:{broadcast_port}",
+                bind_address=_address(bind_host, broadcast_port, name=f"broadcast-{solve_id}"),
                 solve_id=solve_id,
                 configure=configure,
             )
         except zmq.ZMQError:
             self._stop_authenticator()
-            self.context.destroy(linger=0)
+            self._destroy_context()
             raise
         decode = functools.partial(
             decode_worker_message,
@@ -104,8 +114,8 @@ class SolveTransport:
             for index in range(math.ceil(num_workers / workers_per_master))
         ]
         self.endpoints = SchedulerEndpoints(
-            front=f"tcp://{advertise_host}:{self.front.port}",
-            broadcast=f"tcp://{advertise_host}:{self.broadcaster.port}",
+            front=advertised(self.front.endpoint, advertise_host),
+            broadcast=advertised(self.broadcaster.endpoint, advertise_host),
             server_public_key=self.keys.server.public if self.keys is not None else None,
         )
 
@@ -155,4 +165,12 @@ class SolveTransport:
         self.broadcaster.close()
         self._outbox.close()
         self._stop_authenticator()
-        self.context.destroy(linger=0)
+        self._destroy_context()
+
+    def _destroy_context(self) -> None:
+        if not self.in_process:
+            self.context.destroy(linger=0)
+
+
+def _address(bind_host: str, port: int, *, name: str) -> str:
+    return f"inproc://{name}" if bind_host == INPROC else f"tcp://{bind_host}:{port}"
