@@ -15,8 +15,10 @@ class Broadcaster:
     """Owns the PUB socket; remembers the last broadcast so it can be repeated.
 
     PUB/SUB drops messages to subscribers that are not connected yet (the slow
-    joiner), so the coordinator repeats the current broadcast while it waits;
-    workers ignore iterations they have already computed.
+    joiner), so the current broadcast is repeated while the coordinator waits
+    (:meth:`repeat_if_due`), after ``first_repeat_seconds`` and then at doubling
+    pauses up to ``max_repeat_seconds``; workers ignore iterations they have
+    already computed.
     """
 
     def __init__(
@@ -25,9 +27,14 @@ class Broadcaster:
         context: zmq.Context,
         bind_address: str,
         solve_id: str,
+        first_repeat_seconds: float = 0.05,
+        max_repeat_seconds: float = 5.0,
         configure: Callable[[zmq.Socket], None] | None = None,
     ) -> None:
         self._solve_id = solve_id
+        self._first_pause = first_repeat_seconds
+        self._max_pause = max_repeat_seconds
+        self._pause = first_repeat_seconds
         self._sock = context.socket(zmq.PUB)
         self._sock.setsockopt(zmq.LINGER, 0)
         self._sock.setsockopt(zmq.SNDHWM, 100)
@@ -39,7 +46,14 @@ class Broadcaster:
 
     def send(self, message: Broadcast) -> None:
         self._frames = encode_broadcast(message, solve_id=self._solve_id)
+        self._pause = self._first_pause
         self.repeat()
+
+    def repeat_if_due(self) -> None:
+        """Repeat the current broadcast if the pause since the last one has passed."""
+        if self._frames is not None and time.monotonic() - self.last_sent > self._pause:
+            self.repeat()
+            self._pause = min(2 * self._pause, self._max_pause)
 
     def repeat(self) -> None:
         if self._frames is not None:

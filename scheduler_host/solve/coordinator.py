@@ -90,7 +90,6 @@ class Coordinator:
         self.arrived: set[int] = set()
         self.opened_at = 0.0
         self.losses: dict[int, float] = {}
-        self.pause = options.first_rebroadcast_seconds
 
     # -- what membership needs -----------------------------------------------------------
     def _assignment(self, index: int, epoch: int) -> WorkerAssignment:
@@ -118,11 +117,7 @@ class Coordinator:
         """Handle the events that arrived, repeat the broadcast when due, check liveness."""
         if time.monotonic() > deadline:
             raise SolveFailed(f"timed out waiting for {waiting_for}")
-        broadcaster = self.transport.broadcaster
-        due = time.monotonic() - broadcaster.last_sent > self.pause
-        if self.phase is not Phase.JOINING and due:
-            broadcaster.repeat()  # a worker may have missed it (PUB slow joiner)
-            self.pause = min(2 * self.pause, self.options.max_rebroadcast_seconds)
+        self.transport.broadcaster.repeat_if_due()  # a worker may have missed it (slow joiner)
         self.membership.check(
             OpenIteration(iteration=self.iteration, opened_at=self.opened_at, arrived=self.arrived)
             if self.phase is Phase.ITERATING
@@ -161,10 +156,6 @@ class Coordinator:
         elif isinstance(event, LossReport) and self.phase is Phase.FINISHING:
             self.losses.setdefault(event.header.worker_index, event.loss)
 
-    def _broadcast(self, message: Iterate | Terminate) -> None:
-        self.pause = self.options.first_rebroadcast_seconds
-        self.transport.broadcaster.send(message)
-
     # -- the three phases -----------------------------------------------------------------
     def _join_all(self) -> None:
         started = time.monotonic()
@@ -185,7 +176,7 @@ class Coordinator:
             slots.open_iteration(self.iteration, z=self.z, rho=self.rho)
             self.transport.ledger.open(self.iteration)
             self.opened_at = time.monotonic()
-            self._broadcast(
+            self.transport.broadcaster.send(
                 Iterate(iteration=self.iteration, rho=self.rho, rho_prev=self.rho_prev, z=self.z)
             )
             deadline = self.opened_at + self.options.iteration_timeout_seconds
@@ -228,7 +219,9 @@ class Coordinator:
     def _finish(self, reason: str) -> float:
         self.phase = Phase.FINISHING
         self.transport.ledger.open(-1)  # no update is accepted any more
-        self._broadcast(Terminate(iteration=self.iteration, z=self.z, reason=reason))
+        self.transport.broadcaster.send(
+            Terminate(iteration=self.iteration, z=self.z, reason=reason)
+        )
         deadline = time.monotonic() + self.options.final_timeout_seconds
         while len(self.losses) < self.spec.workers:
             self._poll(deadline, "the workers' final losses")

@@ -48,6 +48,8 @@ def run_solve(
             secure=options.secure,
             max_delay=spec.staleness_bound,
             rho0=spec.rho0,
+            first_rebroadcast_seconds=options.first_rebroadcast_seconds,
+            max_rebroadcast_seconds=options.max_rebroadcast_seconds,
         ) as transport:
             coordinator = Coordinator(
                 spec=spec,

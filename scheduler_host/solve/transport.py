@@ -51,6 +51,8 @@ class SolveTransport:
         secure: bool = True,
         max_delay: int = 1,
         rho0: float = 1.0,
+        first_rebroadcast_seconds: float = 0.05,
+        max_rebroadcast_seconds: float = 5.0,
     ) -> None:
         self.in_process = bind_host == INPROC
         if self.in_process and secure:
@@ -84,6 +86,8 @@ class SolveTransport:
                 context=self.context,
                 bind_address=_address(bind_host, broadcast_port, name=f"broadcast-{solve_id}"),
                 solve_id=solve_id,
+                first_repeat_seconds=first_rebroadcast_seconds,
+                max_repeat_seconds=max_rebroadcast_seconds,
                 configure=configure,
             )
         except zmq.ZMQError:
