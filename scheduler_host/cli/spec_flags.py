@@ -43,7 +43,7 @@ def spec_flags(
     shards: Annotated[str | None, typer.Option(help="prepared shards: DIR or s3://")] = None,
     loss: Annotated[str, typer.Option(help=" | ".join(loss_names()))] = "logistic",
     l1: Annotated[
-        float | None, typer.Option(help="λ1 >= 0 [default: 1.0, or 0 with --group-lasso]")
+        float | None, typer.Option(help="λ1 >= 0 (default 1.0; 0 with --group-lasso)")
     ] = None,
     l2: Annotated[float, typer.Option(help="λ2 >= 0")] = 0.0,
     box: Annotated[str | None, typer.Option(help="box constraint 'lo,hi'")] = None,

@@ -113,6 +113,29 @@ def test_solve_writes_the_result_directory(tmp_path: Path) -> None:
     assert (out / "convergence.png").stat().st_size > 10_000
 
 
+@pytest.mark.parametrize(
+    ("flags", "penalty"),
+    [
+        (["--loss", "squared_hinge", "--l1", "2"], None),
+        (
+            ["--loss", "squared", "--group-lasso", "20", "--group-size", "8"],
+            {"kind": "group_lasso", "weight": 20.0, "group_size": 8},
+        ),
+    ],
+)
+def test_registered_models_solve_from_the_command_line(
+    flags: list[str], penalty: dict[str, object] | None, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["solve", *SMALL, "--workers", "2", *flags, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    body = json.loads((out / "result.json").read_text())
+    assert body["converged"] is True
+    assert body["spec"]["loss"] == flags[1]
+    assert body["spec"]["penalty"] == penalty
+    assert body["spec"]["l1"] == (2.0 if penalty is None else 0.0)
+
+
 def test_data_prepare_then_solve_from_shards(tmp_path: Path) -> None:
     from sklearn.datasets import dump_svmlight_file
 
