@@ -31,7 +31,8 @@ from typing import Literal
 import numpy as np
 
 from runtime.local_data import LocalData
-from runtime.losses import Loss
+from runtime.losses import SOLVER_NEEDS, Loss
+from runtime.registry import require
 
 StopReason = Literal["gradient", "relative_decrease", "max_iterations"]
 
@@ -151,11 +152,14 @@ def solve_local(
 
     Raises
     ------
+    TypeError
+        If ``loss`` lacks one of :data:`runtime.losses.SOLVER_NEEDS`.
     ValueError
         If ``rho`` or ``lipschitz0`` is not a finite positive number, or ``center``/``x0``
         are not finite vectors of shape (d,).
     """
     num_features = data.num_features
+    require(loss, SOLVER_NEEDS, role="loss", solver="the local FISTA solver")
     _check_inputs(rho, center, x0, num_features, lipschitz0)
     features = data.features
     features_t = data.features_transposed

@@ -5,6 +5,8 @@ is ``A^T r`` with ``r_n = w_n ∂ℓ/∂m (b_n, m_n)`` (:meth:`Loss.derivative`)
 bounded by ``curvature_bound · max_n w_n · A^T A``. :meth:`Loss.value_change` gives
 ``f(x + s) - f(x)`` from the margins and ``A s`` without the cancellation of subtracting two
 values, which a line search needs near the optimum.
+
+Losses are looked up by name in :mod:`runtime.registry` (``get_loss``).
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import numpy as np
 
 from runtime.local_data import LocalData
 
-LOSS_NAMES = ("logistic", "squared")
+#: What the local solver (FISTA with backtracking) uses of a loss.
+SOLVER_NEEDS = ("curvature_bound", "value", "value_and_derivative", "value_change")
 
 
 class Loss(Protocol):
@@ -29,7 +32,8 @@ class Loss(Protocol):
     """
 
     name: str
-    curvature_bound: float  # sup_m ∂²ℓ/∂m²
+    curvature_bound: float  # L of ∂ℓ/∂m: sup_m ∂²ℓ/∂m² where ℓ is twice differentiable
+    signed_labels: bool  # labels must be ±1 ({0, 1} is mapped when rows are loaded)
 
     def value(
         self,
@@ -90,6 +94,7 @@ class LogisticLoss:
 
     name = "logistic"
     curvature_bound = 0.25
+    signed_labels = True
 
     def value(
         self,
@@ -102,14 +107,14 @@ class LogisticLoss:
         """``Σ_n w_n log(1 + exp(-b_n m_n))``; margins, labels, weights shape (n,)."""
         scratch = np.multiply(labels, margins, out=workspace)  # s = b m
         np.minimum(scratch, 0.0, out=scratch)
-        total = -_weighted_sum(scratch, weights)  # Σ w max(-s, 0)
+        total = -weighted_sum(scratch, weights)  # Σ w max(-s, 0)
         np.multiply(labels, margins, out=scratch)
         np.abs(scratch, out=scratch)
         np.negative(scratch, out=scratch)
         with np.errstate(under="ignore"):  # exp(-|s|) -> 0 is the correct limit
             np.exp(scratch, out=scratch)
         np.log1p(scratch, out=scratch)
-        return total + _weighted_sum(scratch, weights)
+        return total + weighted_sum(scratch, weights)
 
     def derivative(
         self,
@@ -168,7 +173,7 @@ class LogisticLoss:
             np.expm1(ratio, out=ratio)
             ratio /= denominator
             np.log1p(ratio, out=ratio)
-        change = _weighted_sum(ratio, weights)
+        change = weighted_sum(ratio, weights)
         if math.isfinite(change):
             return change
         return self.value(margins + delta, labels, weights) - self.value(margins, labels, weights)
@@ -179,6 +184,7 @@ class SquaredLoss:
 
     name = "squared"
     curvature_bound = 1.0
+    signed_labels = False
 
     def value(
         self,
@@ -241,22 +247,7 @@ class SquaredLoss:
         change += margins
         change -= labels
         change *= delta
-        return _weighted_sum(change, weights)
-
-
-def get_loss(name: str) -> Loss:
-    """The loss object called ``name`` (one of :data:`LOSS_NAMES`).
-
-    Raises
-    ------
-    ValueError
-        For any other name.
-    """
-    if name == "logistic":
-        return LogisticLoss()
-    if name == "squared":
-        return SquaredLoss()
-    raise ValueError(f"loss must be one of 'logistic', 'squared', got {name!r}")
+        return weighted_sum(change, weights)
 
 
 def data_objective(data: LocalData, loss: Loss, x: np.ndarray) -> float:
@@ -267,7 +258,7 @@ def data_objective(data: LocalData, loss: Loss, x: np.ndarray) -> float:
     return loss.value(margins, data.labels, data.weights)
 
 
-def _weighted_sum(per_sample: np.ndarray, weights: np.ndarray | None) -> float:
+def weighted_sum(per_sample: np.ndarray, weights: np.ndarray | None) -> float:
     if weights is None:
         return float(np.sum(per_sample))
     return float(np.dot(weights, per_sample))

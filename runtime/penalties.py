@@ -1,16 +1,38 @@
-"""The regularizer ``h`` of the consensus problem and its exact proximal operator.
+"""The regularizer ``h`` of the consensus problem: the protocol, and the elastic net + box.
 
-    h(x) = l1 ||x||_1 + (l2/2) ||x||_2^2 + ι_{[lower, upper]^d}(x)
+ADMM's z-update (Boyd et al. 2011, eq. 7.6) is ``z = prox_{h / (W ρ)}(mean(x_w + u_w))``,
+so what the scheduler needs of a penalty is its value and its exact prox
+(:class:`ProximalPenalty`). Kinds are registered in :mod:`runtime.registry`; this module
+holds the ``elastic_net`` kind,
 
-ADMM's z-update (Boyd et al. 2011, eq. 7.6) is ``z = prox_{h / (W ρ)}(mean(x_w + u_w))``.
+    h(x) = l1 ||x||_1 + (l2/2) ||x||_2^2 + ι_{[lower, upper]^d}(x).
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
+
+from runtime.penalty_specs import ElasticNetSpec
+
+#: What the z-step uses of a penalty.
+SOLVER_NEEDS = ("prox", "value")
+
+
+class ProximalPenalty(Protocol):
+    """A penalty with a value and an exact proximal operator."""
+
+    def value(self, x: np.ndarray) -> float:
+        """``h(x)`` for ``x`` of shape (d,); ``math.inf`` outside its domain."""
+        ...
+
+    def prox(self, v: np.ndarray, step: float) -> np.ndarray:
+        """``argmin_x h(x) + ||x - v||² / (2 step)``, shape (d,), for ``step > 0``."""
+        ...
+
 
 # A coordinate this far outside the box (relative to the bound) still counts as inside, so
 # that values computed after clipping round-trip through arithmetic without becoming +inf.
@@ -62,6 +84,16 @@ class Penalty:
             raise ValueError(f"upper must be finite or inf, got {self.upper}")
         if self.lower > self.upper:
             raise ValueError(f"lower must be <= upper, got lower={self.lower}, upper={self.upper}")
+
+    @classmethod
+    def from_spec(cls, spec: ElasticNetSpec) -> Penalty:
+        """The penalty of the validated ``elastic_net`` parameters (no box: infinite bounds)."""
+        return cls(
+            l1=spec.l1,
+            l2=spec.l2,
+            lower=-math.inf if spec.box_lower is None else spec.box_lower,
+            upper=math.inf if spec.box_upper is None else spec.box_upper,
+        )
 
     @classmethod
     def none(cls) -> Penalty:

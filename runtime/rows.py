@@ -11,6 +11,7 @@ import numpy as np
 
 from runtime.generator import generate_rows
 from runtime.local_data import LocalData
+from runtime.registry import get_loss
 from runtime.shards import ShardManifest, read_shard, shard_from_verified_bytes
 from runtime.specs import ModelSpec, PaperData, ShardData, WorkerAssignment
 
@@ -53,15 +54,18 @@ def _read_shard_rows(data: ShardData, assignment: WorkerAssignment) -> LocalData
 
 
 def _prepare_labels(rows: LocalData, model: ModelSpec) -> LocalData:
-    """Logistic labels must be ±1; the usual {0, 1} coding is mapped, anything else refused."""
-    if model.loss != "logistic":
+    """Classification labels must be ±1; the usual {0, 1} coding is mapped, others refused.
+
+    Which losses classify is theirs to say (``signed_labels``, e.g. logistic, squared hinge).
+    """
+    if not get_loss(model.loss).signed_labels:
         return rows
     labels = rows.labels
     if np.isin(labels, (-1.0, 1.0)).all():
         return rows
     if np.isin(labels, (0.0, 1.0)).all():
         return replace(rows, labels=np.where(labels > 0, 1.0, -1.0))
-    raise ValueError("logistic loss needs labels in {-1, +1} or {0, 1}")
+    raise ValueError(f"{model.loss} loss needs labels in {{-1, +1}} or {{0, 1}}")
 
 
 def load_rows(assignment: WorkerAssignment) -> LocalData:

@@ -12,6 +12,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from runtime.penalty_specs import ElasticNetSpec
+from runtime.registry import LossName, PenaltySpec
+
 PROTOCOL_VERSION = 1
 
 
@@ -58,31 +61,13 @@ DataSpec = Annotated[PaperData | ShardData, Field(discriminator="kind")]
 
 
 class ModelSpec(_Frozen):
-    """The objective: ``Σ_n w_n loss(b_n, <a_n, x>) + h(x)``."""
+    """The objective: ``Σ_n w_n loss(b_n, <a_n, x>) + h(x)``, ``h`` the tagged ``penalty``."""
 
-    loss: Literal["logistic", "squared"] = "logistic"
-    l1: float = Field(default=0.0, ge=0.0, allow_inf_nan=False, description="λ1 of λ1‖x‖₁")
-    l2: float = Field(default=0.0, ge=0.0, allow_inf_nan=False, description="λ2 of (λ2/2)‖x‖²")
-    box_lower: float | None = Field(default=None, allow_inf_nan=False)
-    box_upper: float | None = Field(default=None, allow_inf_nan=False)
+    loss: LossName = "logistic"
+    penalty: PenaltySpec = ElasticNetSpec()
     sample_weights: Literal["none", "uniform"] = Field(
         default="none", description="'uniform' sets w_n = 1/N (the paper's scenario probabilities)"
     )
-
-    @model_validator(mode="after")
-    def _box_is_ordered(self) -> ModelSpec:
-        if (self.box_lower is None) != (self.box_upper is None):
-            raise ValueError("box_upper: box_lower and box_upper must be given together")
-        if (
-            self.box_lower is not None
-            and self.box_upper is not None
-            and self.box_lower > self.box_upper
-        ):
-            raise ValueError(
-                f"box_lower: the lower bound must be <= the upper bound ({self.box_upper}), "
-                f"got {self.box_lower}"
-            )
-        return self
 
 
 class LocalSolverSpec(_Frozen):

@@ -35,7 +35,7 @@ import zmq
 
 from runtime.faults import FaultInjector
 from runtime.local_solver import LocalSolverOptions, solve_local
-from runtime.losses import data_objective, get_loss
+from runtime.losses import data_objective
 from runtime.protocol import (
     Header,
     Iterate,
@@ -54,6 +54,7 @@ from runtime.protocol import (
     encode_worker_message,
     max_message_bytes,
 )
+from runtime.registry import get_loss
 from runtime.rows import load_rows
 from runtime.specs import WorkerAssignment
 

@@ -3,6 +3,18 @@
 Field names mirror the CLI flags (``eps_primal`` is ``--eps-primal``), so an
 error message can name whichever the user typed.  The module is pure pydantic
 (no numpy), so the intake Lambda can import it cheaply.
+
+The penalty ``h`` is given one of two ways, never both:
+
+* the flat shorthand ``l1``, ``l2``, ``box_lower``, ``box_upper`` (CLI ``--l1 --l2 --box``)
+  for the elastic net with a box, the default (``l1 = 1``, the paper's problem);
+* a tagged ``penalty`` of any registered kind, e.g. ``{"kind": "group_lasso", "weight":
+  0.1, "group_size": 5}`` (CLI ``--group-lasso 0.1 --group-size 5``).
+
+A tagged ``elastic_net`` is stored as its shorthand, so each penalty has one form: after
+validation ``penalty`` is None (the shorthand holds ``h``) or another kind (and the
+shorthand is zero: ``l1 = l2 = 0``, no box). Those neutral values may also be given
+alongside a tagged penalty, so that a dumped spec validates again.
 """
 
 from __future__ import annotations
@@ -11,14 +23,31 @@ import math
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_serializer,
+    model_validator,
+)
 
+from runtime.penalty_specs import ElasticNetSpec, check_box
+from runtime.registry import LossName, PenaltySpec
 from runtime.specs import LocalSolverSpec, ModelSpec, PaperData, ShardData
 
 #: Paper instance defaults (Aytekin & Johansson): N=600,000, d=10,000, p=0.001, λ1=1.
 PAPER_SAMPLES = 600_000
 PAPER_FEATURES = 10_000
 PAPER_DENSITY = 0.001
+
+#: The flat elastic-net shorthand, and its values when another penalty is chosen.
+_SHORTHAND_NEUTRAL: dict[str, float | None] = {
+    "l1": 0.0,
+    "l2": 0.0,
+    "box_lower": None,
+    "box_upper": None,
+}
 
 
 class SolveSpec(BaseModel):
@@ -34,7 +63,8 @@ class SolveSpec(BaseModel):
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     shards: str | None = Field(default=None, min_length=1, max_length=1024)
     # The model.
-    loss: Literal["logistic", "squared"] = "logistic"
+    loss: LossName = "logistic"
+    penalty: PenaltySpec | None = None
     l1: float = Field(default=1.0, ge=0.0, allow_inf_nan=False)
     l2: float = Field(default=0.0, ge=0.0, allow_inf_nan=False)
     box_lower: float | None = Field(default=None, allow_inf_nan=False)
@@ -57,6 +87,44 @@ class SolveSpec(BaseModel):
     eps_grad: float = Field(default=1e-2, gt=0.0, allow_inf_nan=False)
     eps_rel: float = Field(default=1e-12, ge=0.0, allow_inf_nan=False)
 
+    @field_serializer("penalty")
+    def _penalty_with_its_kind(self, penalty: BaseModel | None) -> dict[str, Any] | None:
+        # Whole, so that a dump without defaults (``submit``) still carries the tag.
+        return None if penalty is None else penalty.model_dump(mode="json")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_penalty_form(cls, data: Any) -> Any:
+        """A tagged penalty excludes the shorthand; a tagged elastic net becomes it."""
+        if not isinstance(data, dict) or data.get("penalty") is None:
+            return data
+        tagged = data["penalty"]
+        if isinstance(tagged, BaseModel):
+            tagged = tagged.model_dump()
+        if not isinstance(tagged, dict):
+            return data  # not a penalty at all: the field's own validation says so
+        kind = tagged.get("kind")
+        clashing = [
+            name
+            for name, neutral in _SHORTHAND_NEUTRAL.items()
+            if data.get(name, neutral) != neutral
+        ]
+        if clashing:
+            raise ValueError(
+                f"{clashing[0]}: give either the flat {', '.join(_SHORTHAND_NEUTRAL)} "
+                f"(an elastic_net penalty) or a tagged penalty (here {kind!r}), not both"
+            )
+        if kind == "elastic_net":
+            parameters = {name: value for name, value in tagged.items() if name != "kind"}
+            unknown = sorted(set(parameters) - set(_SHORTHAND_NEUTRAL))
+            if unknown:
+                raise ValueError(
+                    f"penalty: unknown field {unknown[0]!r} of an elastic_net penalty "
+                    f"(allowed: {', '.join(_SHORTHAND_NEUTRAL)})"
+                )
+            return {**data, **_SHORTHAND_NEUTRAL, **parameters, "penalty": None}
+        return {**data, **_SHORTHAND_NEUTRAL}
+
     @model_validator(mode="after")
     def _consistent(self) -> SolveSpec:
         if self.problem == "shards" and self.shards is None:
@@ -73,22 +141,16 @@ class SolveSpec(BaseModel):
                 f"min_local_iter: must be <= max_local_iter ({self.max_local_iter}), "
                 f"got {self.min_local_iter}"
             )
-        ModelSpec(**self._model_fields())  # box ordering, with the same message
+        check_box(self.box_lower, self.box_upper)
         return self
-
-    def _model_fields(self) -> dict[str, Any]:
-        return {
-            "loss": self.loss,
-            "l1": self.l1,
-            "l2": self.l2,
-            "box_lower": self.box_lower,
-            "box_upper": self.box_upper,
-            "sample_weights": self.sample_weights,
-        }
 
     @property
     def model(self) -> ModelSpec:
-        return ModelSpec(**self._model_fields())
+        """The objective for the workers and the z-step, with ``h`` as a tagged penalty."""
+        penalty = self.penalty or ElasticNetSpec(
+            l1=self.l1, l2=self.l2, box_lower=self.box_lower, box_upper=self.box_upper
+        )
+        return ModelSpec(loss=self.loss, penalty=penalty, sample_weights=self.sample_weights)
 
     @property
     def local_solver(self) -> LocalSolverSpec:

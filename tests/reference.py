@@ -102,3 +102,54 @@ def reference_optimum(data: LocalData, loss: Loss, penalty: Penalty) -> tuple[np
     if not result.success and "ABNORMAL" not in str(result.message):
         raise RuntimeError(f"reference L-BFGS-B failed: {result.message}")
     return x, data_objective(data, loss, x) + penalty.value(x)
+
+
+def group_lasso_optimum(
+    data: LocalData, loss: Loss, *, weight: float, group_size: int, iterations: int = 20_000
+) -> tuple[np.ndarray, float]:
+    """``(x*, objective(x*))`` for ``Σ_n w_n ℓ(b_n, <a_n, x>) + weight Σ_g ‖x_g‖₂``.
+
+    FISTA (Beck & Teboulle 2009) with the constant step ``1/L``,
+    ``L = curvature_bound · max_n w_n · ‖A‖₂²``, and block soft thresholding written out
+    here group by group (contiguous groups of ``group_size``, the last one shorter), so it
+    shares nothing with :mod:`runtime.group_lasso`.
+
+    Parameters
+    ----------
+    data : LocalData
+        ``A`` (n, d), ``b`` (n,), ``w`` (n,) or None.
+    loss : Loss
+    weight : float, ``> 0``
+    group_size : int, ``>= 1``
+    iterations : int
+        FISTA iterations (no early stop: the count is the accuracy knob).
+
+    Returns
+    -------
+    x : np.ndarray, shape (d,)
+    objective : float
+    """
+    features, labels, weights = data.features, data.labels, data.weights
+    features_t = features.T.tocsr()
+    groups = [slice(start, start + group_size) for start in range(0, data.num_features, group_size)]
+    spectral_norm = float(np.linalg.norm(features.toarray(), 2))
+    step = 1.0 / (loss.curvature_bound * data.max_weight * spectral_norm**2)
+
+    def prox(v: np.ndarray) -> np.ndarray:
+        result = np.zeros_like(v)
+        for group in groups:
+            norm = math.sqrt(float(np.dot(v[group], v[group])))
+            if norm > step * weight:
+                result[group] = v[group] * (1.0 - step * weight / norm)
+        return result
+
+    x = np.zeros(data.num_features)
+    extrapolated, momentum = x.copy(), 1.0
+    for _ in range(iterations):
+        residual = loss.derivative(features @ extrapolated, labels, weights)
+        x_next = prox(extrapolated - step * (features_t @ residual))
+        momentum_next = (1.0 + math.sqrt(1.0 + 4.0 * momentum**2)) / 2.0
+        extrapolated = x_next + ((momentum - 1.0) / momentum_next) * (x_next - x)
+        x, momentum = x_next, momentum_next
+    penalty_value = weight * sum(math.sqrt(float(np.dot(x[g], x[g]))) for g in groups)
+    return x, data_objective(data, loss, x) + penalty_value

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
+from runtime.registry import loss_names
 from scheduler_host.solve_spec import (
     PAPER_DENSITY,
     PAPER_FEATURES,
@@ -20,7 +21,12 @@ from scheduler_host.solve_spec import (
     describe_validation_error,
 )
 
-_FLAG_OF_FIELD = {"box_lower": "--box", "box_upper": "--box"}
+_FLAG_OF_FIELD = {
+    "box_lower": "--box",
+    "box_upper": "--box",
+    "penalty.group_lasso.weight": "--group-lasso",
+    "penalty.group_lasso.group_size": "--group-size",
+}
 
 
 def flag_of(field: str) -> str:
@@ -35,10 +41,18 @@ def spec_flags(
     seed: Annotated[int, typer.Option(help="generator seed")] = 0,
     data: Annotated[Path | None, typer.Option(help="an svmlight/LIBSVM file")] = None,
     shards: Annotated[str | None, typer.Option(help="prepared shards: DIR or s3://")] = None,
-    loss: Annotated[str, typer.Option(help="logistic | squared")] = "logistic",
-    l1: Annotated[float, typer.Option(help="λ1 >= 0")] = 1.0,
+    loss: Annotated[str, typer.Option(help=" | ".join(loss_names()))] = "logistic",
+    l1: Annotated[
+        float | None, typer.Option(help="λ1 >= 0 (default 1.0; 0 with --group-lasso)")
+    ] = None,
     l2: Annotated[float, typer.Option(help="λ2 >= 0")] = 0.0,
     box: Annotated[str | None, typer.Option(help="box constraint 'lo,hi'")] = None,
+    group_lasso: Annotated[
+        float | None, typer.Option(help="λ > 0: penalty λ Σ_g ‖x_g‖₂ instead of --l1/--l2/--box")
+    ] = None,
+    group_size: Annotated[
+        int | None, typer.Option(help="G >= 1 features per group (the last group may be shorter)")
+    ] = None,
     sample_weights: Annotated[str, typer.Option(help="none | uniform (1/N)")] = "none",
     workers: Annotated[int, typer.Option(help="W, number of workers")] = 4,
     workers_per_master: Annotated[int, typer.Option(help="W̄, workers per master thread")] = 16,
@@ -108,6 +122,22 @@ def _parse_box(box: str | None) -> tuple[float | None, float | None]:
     return lower, upper
 
 
+def _penalty_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    """``--group-lasso``/``--group-size`` as a tagged penalty; an unset ``--l1`` left out."""
+    fields = dict(fields)
+    weight, group_size = fields.pop("group_lasso"), fields.pop("group_size")
+    if fields["l1"] is None:
+        del fields["l1"]  # the spec's default: 1.0, or 0 under a tagged penalty
+    if weight is not None:
+        penalty: dict[str, Any] = {"kind": "group_lasso", "weight": weight}
+        if group_size is not None:
+            penalty["group_size"] = group_size
+        fields["penalty"] = penalty
+    elif group_size is not None:
+        raise typer.BadParameter("only with --group-lasso", param_hint="--group-size")
+    return fields
+
+
 def _from_data_file(data: Path, out: Path | None, fields: dict[str, Any]) -> dict[str, Any]:
     """Prepare an svmlight file into shards (under ``out`` or a temporary directory)."""
     from scheduler_host.cli.datasets import prepare_dataset
@@ -140,6 +170,7 @@ def spec_from_flags(flags: dict[str, Any], *, out: Path | None = None) -> SolveS
     fields = dict(flags)
     problem, data, shards = fields.pop("problem"), fields.pop("data"), fields.pop("shards")
     fields["box_lower"], fields["box_upper"] = _parse_box(fields.pop("box"))
+    fields = _penalty_fields(fields)
     if problem not in (None, "paper"):
         raise typer.BadParameter(f"must be 'paper', got {problem!r}", param_hint="--problem")
     if sum(option is not None for option in (problem, data, shards)) > 1:

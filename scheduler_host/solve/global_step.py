@@ -20,7 +20,8 @@ from typing import Literal
 
 import numpy as np
 
-from runtime.penalties import Penalty
+from runtime.penalties import SOLVER_NEEDS, ProximalPenalty
+from runtime.registry import build_penalty, require
 from runtime.specs import ModelSpec
 
 DualResidualForm = Literal["paper", "consensus"]
@@ -40,14 +41,17 @@ class GlobalStep:
     rho_next: float
 
 
-def penalty_of(model: ModelSpec) -> Penalty:
-    """h of the model: ``l1‖x‖₁ + (l2/2)‖x‖² + indicator(box)``."""
-    return Penalty(
-        l1=model.l1,
-        l2=model.l2,
-        lower=-math.inf if model.box_lower is None else model.box_lower,
-        upper=math.inf if model.box_upper is None else model.box_upper,
-    )
+def penalty_of(model: ModelSpec) -> ProximalPenalty:
+    """h of the model, built by the registry from its tagged penalty, checked for the z-step.
+
+    Raises
+    ------
+    TypeError
+        If the penalty lacks one of :data:`runtime.penalties.SOLVER_NEEDS`.
+    """
+    penalty = build_penalty(model.penalty)
+    require(penalty, SOLVER_NEEDS, role="penalty", solver="the z-step")
+    return penalty
 
 
 def next_rho(rho: float, *, primal_residual: float, dual_residual: float) -> float:
@@ -66,7 +70,7 @@ def global_step(
     z_prev: np.ndarray,
     rho: float,
     num_workers: int,
-    penalty: Penalty,
+    penalty: ProximalPenalty,
     dual_residual_form: DualResidualForm,
 ) -> GlobalStep:
     """One z-update with residuals and the next penalty parameter.

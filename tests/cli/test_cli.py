@@ -38,7 +38,25 @@ def _plain(text: str) -> str:
         (["--box", "2,1"], "--box: the lower bound must be <= the upper bound (1.0), got 2.0"),
         (["--box", "1"], "Invalid value for --box: must be 'lo,hi' with two numbers, got '1'"),
         (["--data", "/nonexistent/file.svm"], "--data: data file not found: /nonexistent/file.svm"),
-        (["--loss", "hinge"], "--loss: Input should be 'logistic' or 'squared' (got 'hinge')"),
+        (
+            ["--loss", "hinge"],
+            "--loss: Input should be 'logistic', 'squared' or 'squared_hinge' (got 'hinge')",
+        ),
+        (["--group-lasso", "0.1"], "--group-size: Field required"),
+        (
+            ["--group-lasso", "0", "--group-size", "2"],
+            "--group-lasso: Input should be greater than 0 (got 0.0)",
+        ),
+        (
+            ["--group-lasso", "0.1", "--group-size", "0"],
+            "--group-size: Input should be greater than or equal to 1 (got 0)",
+        ),
+        (["--group-size", "3"], "Invalid value for --group-size: only with --group-lasso"),
+        (
+            ["--group-lasso", "0.1", "--group-size", "3", "--l1", "2"],
+            "--l1: give either the flat l1, l2, box_lower, box_upper (an elastic_net penalty) "
+            "or a tagged penalty (here 'group_lasso'), not both",
+        ),
         (["--rho0", "0"], "--rho0: Input should be greater than 0 (got 0.0)"),
         (["--max-iter", "0"], "--max-iter: Input should be greater than or equal to 1 (got 0)"),
         (["--eps-primal", "-1"], "--eps-primal: Input should be greater than 0 (got -1.0)"),
@@ -93,6 +111,29 @@ def test_solve_writes_the_result_directory(tmp_path: Path) -> None:
     assert body["spec"]["workers"] == 2
     assert np.load(out / "x.npy").shape == (50,)
     assert (out / "convergence.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize(
+    ("flags", "penalty"),
+    [
+        (["--loss", "squared_hinge", "--l1", "2"], None),
+        (
+            ["--loss", "squared", "--group-lasso", "20", "--group-size", "8"],
+            {"kind": "group_lasso", "weight": 20.0, "group_size": 8},
+        ),
+    ],
+)
+def test_registered_models_solve_from_the_command_line(
+    flags: list[str], penalty: dict[str, object] | None, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["solve", *SMALL, "--workers", "2", *flags, "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    body = json.loads((out / "result.json").read_text())
+    assert body["converged"] is True
+    assert body["spec"]["loss"] == flags[1]
+    assert body["spec"]["penalty"] == penalty
+    assert body["spec"]["l1"] == (2.0 if penalty is None else 0.0)
 
 
 def test_data_prepare_then_solve_from_shards(tmp_path: Path) -> None:

@@ -7,7 +7,8 @@ import pytest
 import scipy.sparse as sp
 
 from runtime.local_data import LocalData
-from runtime.losses import LogisticLoss, Loss, SquaredLoss, data_objective, get_loss
+from runtime.losses import LogisticLoss, Loss, SquaredLoss, data_objective
+from runtime.registry import get_loss
 
 RNG_SEED = 20261124
 
@@ -36,7 +37,9 @@ def test_get_loss_returns_named_losses() -> None:
 
 
 def test_get_loss_rejects_unknown_name() -> None:
-    with pytest.raises(ValueError, match=r"^loss must be one of 'logistic', 'squared', got 'x'$"):
+    with pytest.raises(
+        ValueError, match=r"^loss must be one of 'logistic', 'squared', 'squared_hinge', got 'x'$"
+    ):
         get_loss("x")
 
 

@@ -109,6 +109,9 @@ def test_base64_body_is_decoded(aws: dict[str, Any]) -> None:
         ({"problem": "shards"}, "shards"),
         ({"samples": 10, "workers": 11}, "workers"),
         ({"l1": "lots"}, "l1"),
+        ({"l1": 2, "penalty": {"kind": "group_lasso", "weight": 1, "group_size": 4}}, "l1"),
+        ({"penalty": {"kind": "group_lasso", "weight": 1}}, "penalty.group_lasso.group_size"),
+        ({"loss": "hinge"}, "loss"),
     ],
 )
 def test_bad_spec_is_rejected_naming_the_field(

@@ -13,8 +13,8 @@ from sklearn.datasets import dump_svmlight_file
 
 from runtime.generator import generate_rows
 from runtime.local_data import LocalData
-from runtime.losses import get_loss
 from runtime.penalties import Penalty
+from runtime.registry import get_loss
 from runtime.specs import SchedulerEndpoints, WorkerAssignment
 from scheduler_host.cli.datasets import prepare_dataset
 from scheduler_host.solve import SolveFailed, run_solve

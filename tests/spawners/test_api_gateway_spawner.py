@@ -14,6 +14,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
+from runtime.penalty_specs import ElasticNetSpec
 from runtime.specs import (
     LocalSolverSpec,
     ModelSpec,
@@ -114,7 +115,7 @@ def _assignments(count: int) -> list[WorkerAssignment]:
             row_start=index * 10,
             row_stop=index * 10 + 10,
             data=PaperData(samples=count * 10, features=5, density=0.5),
-            model=ModelSpec(l1=1.0),
+            model=ModelSpec(penalty=ElasticNetSpec(l1=1.0)),
             local_solver=LocalSolverSpec(),
             scheduler=SchedulerEndpoints(
                 front="tcp://10.0.0.1:5555", broadcast="tcp://10.0.0.1:5556"
