@@ -50,7 +50,6 @@ class LambdaAdmmStack(Stack):
             memory_mb=config.worker_memory_mb,
             timeout_seconds=config.worker_timeout_seconds,
             reserved_concurrency=config.worker_reserved_concurrency,
-            environment={"BUCKET_NAME": self.data.bucket.bucket_name},
         )
         self.intake = JobIntake(
             self, "Intake", code=self.code, bucket_name=self.data.bucket.bucket_name

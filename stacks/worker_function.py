@@ -43,7 +43,6 @@ class WorkerFunction(Construct):
         memory_mb: int,
         timeout_seconds: int,
         reserved_concurrency: int | None,
-        environment: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.security_group = ec2.SecurityGroup(
@@ -93,7 +92,6 @@ class WorkerFunction(Construct):
             security_groups=[self.security_group],
             log_group=self.log_group,
             logging_format=lambda_.LoggingFormat.JSON,
-            environment=environment,
             # Workers are spawned again by the scheduler when lost; a Lambda retry would double one.
             retry_attempts=0,
             max_event_age=Duration.minutes(15),

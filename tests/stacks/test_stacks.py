@@ -255,6 +255,7 @@ def test_worker_function_settings_come_from_the_default_context(built: Built) ->
             "Timeout": 900,
             "Architectures": ["x86_64"],
             "ReservedConcurrentExecutions": Match.absent(),
+            "Environment": Match.absent(),  # workers read every setting from their assignment
             "Layers": [built.ref(built.stack.code.layer.layer_version_arn)],
             "VpcConfig": Match.object_like(
                 {"SecurityGroupIds": [Match.object_like({"Fn::GetAtt": Match.any_value()})]}
