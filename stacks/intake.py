@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -12,6 +15,10 @@ from constructs import Construct
 from stacks.lambda_code import LambdaCode, acknowledge_python_312
 
 HANDLER = "scheduler_host.service.intake.handler"
+#: pydantic and its dependencies (boto3 comes with the Lambda runtime).
+LAYER_DIR = Path(__file__).resolve().parent / "intake_layer"
+#: The intake's layer is pydantic alone (about 7 MB); more means numpy or the like crept in.
+MAX_LAYER_BYTES = 10 * 1024 * 1024
 #: How long a received job stays invisible; the host extends it while the solve runs.
 SOLVE_VISIBILITY = Duration.minutes(15)
 MAX_RECEIVES = 3
@@ -26,6 +33,8 @@ class JobIntake(Construct):
         Solve jobs ``{"solve_id", "spec"}``; consumed by the scheduler host.
     dead_letter_queue:
         Jobs received :data:`MAX_RECEIVES` times without being deleted.
+    code:
+        Its code and layer: only the files :data:`HANDLER` imports, over pydantic alone.
     function:
         The intake Lambda (``POST /solves``, ``GET /solves/{id}``), outside the VPC.
     role, log_group:
@@ -37,10 +46,19 @@ class JobIntake(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        code: LambdaCode,
+        architecture: Literal["x86_64", "arm64"],
         bucket_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.code = code = LambdaCode(
+            self,
+            "Code",
+            architecture=architecture,
+            requirements_dir=LAYER_DIR,
+            layer_description="pydantic for the job intake (stacks/intake_layer)",
+            handler=HANDLER,
+            max_layer_bytes=MAX_LAYER_BYTES,
+        )
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetters",

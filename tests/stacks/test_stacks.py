@@ -267,7 +267,7 @@ def test_worker_function_settings_come_from_the_default_context(built: Built) ->
         {
             "Handler": "scheduler_host.service.intake.handler",
             "VpcConfig": Match.absent(),
-            "Layers": [built.ref(built.stack.code.layer.layer_version_arn)],
+            "Layers": [built.ref(built.stack.intake.code.layer.layer_version_arn)],
         },
     )
 
