@@ -7,12 +7,11 @@ from typing import Literal
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.lambda_code import LambdaCode, acknowledge_python_312
+from stacks.execution import execution_role, python_function
+from stacks.lambda_code import LambdaCode
 
 HANDLER = "scheduler_host.service.intake.handler"
 #: pydantic and its dependencies (boto3 comes with the Lambda runtime).
@@ -79,37 +78,23 @@ class JobIntake(Construct):
             ),
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.log_group = logs.LogGroup(
+        execution = execution_role(
             self,
-            "Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            service="lambda.amazonaws.com",
             description="lambda-admm intake: its logs, results/ status objects, job queue send",
         )
-        self.log_group.grant_write(self.role)
+        self.role, self.log_group = execution.role, execution.log_group
         self.queue.grant_send_messages(self.role)
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
-            "Function",
-            description="lambda-admm job intake (POST /solves, GET /solves/{id})",
-            runtime=code.runtime,
-            architecture=code.architecture,
+            code=code,
+            execution=execution,
             handler=HANDLER,
-            code=code.code,
-            layers=[code.layer],
-            memory_size=512,
+            description="lambda-admm job intake (POST /solves, GET /solves/{id})",
+            memory_mb=512,
             timeout=Duration.seconds(15),
-            role=self.role,
-            log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
             environment={"BUCKET_NAME": bucket_name, "QUEUE_URL": self.queue.queue_url},
         )
-        acknowledge_python_312(self.function)
 
     def grant_consume(self, grantee: iam.IGrantable) -> None:
         """Receive, delete and extend the visibility of jobs (explicit actions, this queue only)."""
