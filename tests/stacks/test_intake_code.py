@@ -18,7 +18,7 @@ from stacks.import_closure import import_closure
 from stacks.intake import HANDLER
 from stacks.intake import LAYER_DIR as INTAKE_LAYER_DIR
 from stacks.lambda_code import REPO_ROOT, LambdaCode, closure_exclude
-from tests.stacks.test_stacks import Built, build
+from tests.stacks.template import Built
 
 #: What the intake imports today; a new import of the project's adds to the computed list.
 INTAKE_FILES = {
@@ -29,11 +29,6 @@ INTAKE_FILES = {
     "scheduler_host/service/intake.py",
     "scheduler_host/solve_spec.py",
 }
-
-
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build(tmp_path_factory.mktemp("cdk-intake"))
 
 
 def test_the_intake_closure_is_its_modules_and_needs_only_pydantic() -> None:
