@@ -1,6 +1,6 @@
 """Time :func:`runtime.local_solver.solve_local` on one worker's share of the paper instance.
 
-The paper instance is N = 600,000 rows, d = 10,000 features, density 0.001 (FACTS.md); at
+The paper instance is N = 600,000 rows, d = 10,000 features, density 0.001 (`make demo`); at
 W = 4 a worker holds 150,000 rows. Two solves with ρ = 1, logistic loss, default options:
 
 * cold: ``x0 = 0``, ``center = 0`` (ADMM's first iteration, z = u = 0);

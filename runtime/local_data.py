@@ -1,6 +1,7 @@
 """One worker's share of the training data: a sparse design matrix, labels and weights.
 
-The local objective of worker ``w`` (FACTS.md, "The optimization") is built from
+The local objective of worker ``w``, ``f_w(x) = Σ_{n∈w} w_n ℓ(b_n, <a_n, x>)`` (the
+consensus ADMM split of README "How it works"), is built from
 
     A_w ∈ R^{n×d}  (``features``, CSR),  b_w ∈ R^n  (``labels``),  w ∈ R^n_{≥0}  (``weights``).
 

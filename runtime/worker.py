@@ -73,7 +73,6 @@ class WorkerReport:
     worker_index: int
     status: Literal["done", "retired", "refused"]
     iterations: int
-    final_loss: float | None
     load_seconds: float
 
 
@@ -157,12 +156,11 @@ class _Worker:
             slot_epoch=self.assignment.slot_epoch,
         )
 
-    def report(self, status: Literal["done", "retired", "refused"], loss: float | None = None):
+    def report(self, status: Literal["done", "retired", "refused"]):
         return WorkerReport(
             worker_index=self.assignment.worker_index,
             status=status,
             iterations=self.last_iteration,
-            final_loss=loss,
             load_seconds=self.load_seconds,
         )
 
@@ -286,7 +284,7 @@ class _Worker:
                 self.connection.send(
                     LossReport(header=self.header(MessageType.LOSS, message.iteration), loss=loss)
                 )
-                return self.report("done", loss)
+                return self.report("done")
             if message.iteration <= self.last_iteration:
                 continue  # a re-broadcast of an iteration already computed
             if self._short_of_time(self.assignment.retire_margin_seconds + self.slowest):

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Literal
+
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.lambda_code import LambdaCode, acknowledge_python_312
+from stacks.execution import execution_role, python_function
+from stacks.lambda_code import LambdaCode
 
 HANDLER = "scheduler_host.service.intake.handler"
+#: pydantic and its dependencies (boto3 comes with the Lambda runtime).
+LAYER_DIR = Path(__file__).resolve().parent / "intake_layer"
+#: The intake's layer is pydantic alone (about 7 MB); more means numpy or the like crept in.
+MAX_LAYER_BYTES = 10 * 1024 * 1024
 #: How long a received job stays invisible; the host extends it while the solve runs.
 SOLVE_VISIBILITY = Duration.minutes(15)
 MAX_RECEIVES = 3
@@ -26,6 +32,8 @@ class JobIntake(Construct):
         Solve jobs ``{"solve_id", "spec"}``; consumed by the scheduler host.
     dead_letter_queue:
         Jobs received :data:`MAX_RECEIVES` times without being deleted.
+    code:
+        Its code and layer: only the files :data:`HANDLER` imports, over pydantic alone.
     function:
         The intake Lambda (``POST /solves``, ``GET /solves/{id}``), outside the VPC.
     role, log_group:
@@ -37,10 +45,19 @@ class JobIntake(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        code: LambdaCode,
+        architecture: Literal["x86_64", "arm64"],
         bucket_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.code = code = LambdaCode(
+            self,
+            "Code",
+            architecture=architecture,
+            requirements_dir=LAYER_DIR,
+            layer_description="pydantic for the job intake (stacks/intake_layer)",
+            handler=HANDLER,
+            max_layer_bytes=MAX_LAYER_BYTES,
+        )
         self.dead_letter_queue = sqs.Queue(
             self,
             "DeadLetters",
@@ -61,37 +78,23 @@ class JobIntake(Construct):
             ),
             removal_policy=RemovalPolicy.DESTROY,
         )
-        self.log_group = logs.LogGroup(
+        execution = execution_role(
             self,
-            "Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            service="lambda.amazonaws.com",
             description="lambda-admm intake: its logs, results/ status objects, job queue send",
         )
-        self.log_group.grant_write(self.role)
+        self.role, self.log_group = execution.role, execution.log_group
         self.queue.grant_send_messages(self.role)
-        self.function = lambda_.Function(
+        self.function = python_function(
             self,
-            "Function",
-            description="lambda-admm job intake (POST /solves, GET /solves/{id})",
-            runtime=code.runtime,
-            architecture=code.architecture,
+            code=code,
+            execution=execution,
             handler=HANDLER,
-            code=code.code,
-            layers=[code.layer],
-            memory_size=512,
+            description="lambda-admm job intake (POST /solves, GET /solves/{id})",
+            memory_mb=512,
             timeout=Duration.seconds(15),
-            role=self.role,
-            log_group=self.log_group,
-            logging_format=lambda_.LoggingFormat.JSON,
             environment={"BUCKET_NAME": bucket_name, "QUEUE_URL": self.queue.queue_url},
         )
-        acknowledge_python_312(self.function)
 
     def grant_consume(self, grantee: iam.IGrantable) -> None:
         """Receive, delete and extend the visibility of jobs (explicit actions, this queue only)."""

@@ -23,7 +23,8 @@ class LambdaAdmmStack(Stack):
     Attributes
     ----------
     data, network, code, worker, intake, trigger_api, scheduler:
-        The constructs, for tests and for stacks that build on this one.
+        The constructs, for tests and for stacks that build on this one (``code`` is the
+        worker's; the intake has its own, ``intake.code``).
     """
 
     def __init__(
@@ -50,10 +51,12 @@ class LambdaAdmmStack(Stack):
             memory_mb=config.worker_memory_mb,
             timeout_seconds=config.worker_timeout_seconds,
             reserved_concurrency=config.worker_reserved_concurrency,
-            environment={"BUCKET_NAME": self.data.bucket.bucket_name},
         )
         self.intake = JobIntake(
-            self, "Intake", code=self.code, bucket_name=self.data.bucket.bucket_name
+            self,
+            "Intake",
+            architecture=config.worker_architecture,
+            bucket_name=self.data.bucket.bucket_name,
         )
         self.trigger_api = TriggerApi(
             self,

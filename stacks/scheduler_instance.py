@@ -10,18 +10,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from aws_cdk import Acknowledgment, RemovalPolicy, Stack, Validations
+from aws_cdk import Acknowledgment, Stack, Validations
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
+
+from stacks.execution import ManagedPolicy, execution_role
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "/opt/lambda-admm"
 SERVICE_LOG = "/var/log/lambda-admm/scheduler.log"
 AGENT_CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.json"
-_SSM_POLICY = "AmazonSSMManagedInstanceCore"
 
 #: The packages, the project metadata pip needs, and nothing else (see stacks.lambda_code).
 HOST_SOURCE_EXCLUDE = [
@@ -81,28 +81,18 @@ class SchedulerInstance(Construct):
             self.security_group.add_ingress_rule(
                 worker_security_group, ec2.Port.tcp(port), f"ZMQ {name} from worker functions"
             )
-        self.log_group = logs.LogGroup(
+        execution = execution_role(
             self,
-            "Logs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
-        self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("ec2.amazonaws.com"),
+            service="ec2.amazonaws.com",
             description="lambda-admm scheduler host",
-            managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(_SSM_POLICY)],
-        )
-        Validations.of(self.role).acknowledge(
-            Acknowledgment(
-                id=f"AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/{_SSM_POLICY}]",
+            managed_policy=ManagedPolicy(
+                name="AmazonSSMManagedInstanceCore",
                 reason="Session Manager replaces SSH (the host has no key pair); this is the "
                 "AWS-maintained policy the SSM agent needs, and several of its actions only "
                 "support Resource '*'.",
-            )
+            ),
         )
-        self.log_group.grant_write(self.role)
+        self.role, self.log_group = execution.role, execution.log_group
         self.log_group.grant(self.role, "logs:DescribeLogStreams")
         self.source = s3_assets.Asset(
             self, "Source", path=str(REPO_ROOT), exclude=HOST_SOURCE_EXCLUDE

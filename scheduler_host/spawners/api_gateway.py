@@ -85,7 +85,6 @@ class ApiGatewaySpawner:
         self._pending: dict[tuple[int, int], Future[None]] = {}
         self._rng = random.Random(seed)
         self._rng_lock = threading.Lock()
-        self.attempts = 0
 
     def spawn(self, assignments: list[WorkerAssignment]) -> None:
         for assignment in assignments:
@@ -96,7 +95,6 @@ class ApiGatewaySpawner:
         body = assignment.model_dump_json().encode()
         last_problem = ""
         for attempt in range(self._retry.max_attempts):
-            self.attempts += 1
             headers = sign_request(
                 method="POST",
                 url=self._url,

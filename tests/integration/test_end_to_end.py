@@ -131,6 +131,30 @@ def test_worker_runs_the_cdk_built_layer(deployed_stack: DeployedStack) -> None:
     assert not any("/tests/" in name or name.endswith(".pyc") for name in names)
 
 
+def test_intake_runs_its_slim_code_over_a_pydantic_layer(deployed_stack: DeployedStack) -> None:
+    """The intake's code is its handler's imports only; its one layer is pydantic's, no numpy."""
+    lambda_client = deployed_stack.client("lambda")
+    (config,) = [
+        function
+        for function in lambda_client.list_functions()["Functions"]
+        if function["Handler"] == "scheduler_host.service.intake.handler"
+    ]
+    published_layer = deployed_stack.asset("Intake/Code/Dependencies/Code")
+    (layer,) = config["Layers"]
+    content = lambda_client.get_layer_version_by_arn(Arn=layer["Arn"])["Content"]
+    digest = base64.b64encode(hashlib.sha256(published_layer).digest()).decode()
+    assert content["CodeSha256"] == digest
+    layer_names = set(zipfile.ZipFile(io.BytesIO(published_layer)).namelist())
+    assert any(name.startswith("python/pydantic_core/") for name in layer_names)
+    assert not any(name.startswith(("python/numpy", "python/scipy")) for name in layer_names)
+
+    code = deployed_stack.asset("Intake/Function/Code")
+    assert config["CodeSha256"] == base64.b64encode(hashlib.sha256(code).digest()).decode()
+    files = set(zipfile.ZipFile(io.BytesIO(code)).namelist())
+    assert "scheduler_host/service/intake.py" in files
+    assert not any(name.startswith(("scheduler_host/solve/", "runtime/worker")) for name in files)
+
+
 @pytest.mark.parametrize(
     ("body", "detail"),
     [

@@ -14,12 +14,13 @@ import pytest
 
 from stacks.config import ConfigError, DeploymentConfig
 from tests.integration.deployed import LOCALSTACK_CONTEXT
-from tests.stacks.test_stacks import CONTEXT, Built, build
+from tests.stacks.template import CONTEXT, Built, build
 
 
-@pytest.fixture(scope="module")
-def default(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    return build(tmp_path_factory.mktemp("cdk-default"))
+@pytest.fixture
+def default(built: Built) -> Built:
+    """The session's template with ``cdk.json``'s context (conftest.py)."""
+    return built
 
 
 @pytest.fixture(scope="module")
