@@ -69,6 +69,18 @@ class Loss(Protocol):
         """Both of the above."""
         ...
 
+    def second_derivative(
+        self,
+        margins: np.ndarray,
+        labels: np.ndarray,
+        weights: np.ndarray | None,
+        *,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``D_n = w_n ∂²ℓ/∂m² (b_n, m_n)`` (a generalized one where ℓ' has a kink), shape
+        (n,): the Hessian of the data term is ``A^T diag(D) A``."""
+        ...
+
     def value_change(
         self,
         margins: np.ndarray,
@@ -178,6 +190,25 @@ class LogisticLoss:
             return change
         return self.value(margins + delta, labels, weights) - self.value(margins, labels, weights)
 
+    def second_derivative(
+        self,
+        margins: np.ndarray,
+        labels: np.ndarray,
+        weights: np.ndarray | None,
+        *,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``D_n = w_n σ(b_n m_n) σ(-b_n m_n) = w_n / (2 + e^{|m_n|} + e^{-|m_n|})``, shape (n,)."""
+        result = np.abs(margins, out=out)
+        with np.errstate(over="ignore"):  # e^{|m|} = inf gives the right limit 0
+            np.exp(result, out=result)
+        result += 1.0 / result
+        result += 2.0
+        np.reciprocal(result, out=result)
+        if weights is not None:
+            result *= weights
+        return result
+
 
 class SquaredLoss:
     """``ℓ(b, m) = (m - b)² / 2``; ``∂ℓ/∂m = m - b``, ``∂²ℓ/∂m² = 1``."""
@@ -248,6 +279,22 @@ class SquaredLoss:
         change -= labels
         change *= delta
         return weighted_sum(change, weights)
+
+    def second_derivative(
+        self,
+        margins: np.ndarray,
+        labels: np.ndarray,
+        weights: np.ndarray | None,
+        *,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """``D_n = w_n``, shape (n,)."""
+        result = np.ones_like(margins) if out is None else out
+        if out is not None:
+            result.fill(1.0)
+        if weights is not None:
+            result *= weights
+        return result
 
 
 def data_objective(data: LocalData, loss: Loss, x: np.ndarray) -> float:

@@ -80,6 +80,22 @@ class SquaredHingeLoss:
         slack *= -2.0
         return value, slack
 
+    def second_derivative(
+        self,
+        margins: np.ndarray,
+        labels: np.ndarray,
+        weights: np.ndarray | None,
+        *,
+        out: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """The generalized second derivative ``D_n = 2 w_n [b_n m_n < 1]``, shape (n,)
+        (as in liblinear's TRON for the L2-loss SVM)."""
+        active = np.multiply(labels, margins) < 1.0
+        result = np.multiply(active, 2.0, out=out)
+        if weights is not None:
+            result *= weights
+        return result
+
     def value_change(
         self,
         margins: np.ndarray,
