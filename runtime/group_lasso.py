@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from runtime.penalties import check_prox_step
 from runtime.penalty_specs import GroupLassoSpec
 
 
@@ -55,19 +56,9 @@ class GroupLasso:
         return self.weight * float(np.sum(self.group_norms(x)))
 
     def prox(self, v: np.ndarray, step: float) -> np.ndarray:
-        """``prox_{step·h}(v)``: each group scaled by ``max(0, 1 - step·weight/‖v_g‖)``.
-
-        Parameters
-        ----------
-        v : np.ndarray, shape (d,)
-        step : float, ``> 0``
-
-        Returns
-        -------
-        np.ndarray, shape (d,)
-        """
-        if not (step > 0 and math.isfinite(step)):
-            raise ValueError(f"step must be a finite number > 0, got {step}")
+        """``prox_{step·h}(v)`` of ``v`` (shape (d,)) for ``step > 0``: each group scaled by
+        ``max(0, 1 - step·weight/‖v_g‖)``; shape (d,)."""
+        check_prox_step(step)
         v = np.asarray(v, dtype=np.float64)
         norms = self.group_norms(v)
         threshold = step * self.weight

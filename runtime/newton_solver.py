@@ -78,18 +78,18 @@ def solve_local_newton(
     x0: np.ndarray,
     options: NewtonOptions,
 ) -> LocalSolveReport:
-    """Minimize ``F(x) = Σ_n w_n ℓ(b_n, <a_n, x>) + (ρ/2)||x - c||²`` from ``x0``.
+    """The same x-update as :func:`runtime.local_solver.solve_local`, by Newton-CG.
 
     Parameters
     ----------
     data : LocalData
-        ``A`` (n, d), ``b`` (n,), ``w`` (n,) or None.
+        The worker's rows.
     loss : Loss
-        The per-sample loss; needs :data:`NEWTON_NEEDS`.
+        Needs :data:`NEWTON_NEEDS`.
     rho : float
-        ADMM penalty ``ρ > 0``.
+        The ADMM penalty, > 0.
     center, x0 : np.ndarray, shape (d,)
-        ``c = z - u`` and the warm start.
+        ``c = z - u``, and where to start.
 
     Returns
     -------

@@ -39,6 +39,12 @@ class ProximalPenalty(Protocol):
 BOX_TOLERANCE = 1e-12
 
 
+def check_prox_step(step: float) -> None:
+    """A prox's step must be a finite number > 0."""
+    if not (step > 0 and math.isfinite(step)):
+        raise ValueError(f"step must be a finite number > 0, got {step}")
+
+
 def soft_threshold(values: np.ndarray, threshold: float) -> np.ndarray:
     """``sign(v) max(|v| - t, 0)`` elementwise: the prox of ``t ||·||_1``.
 
@@ -149,8 +155,7 @@ class Penalty:
         -------
         np.ndarray, shape (d,)
         """
-        if not (step > 0 and math.isfinite(step)):
-            raise ValueError(f"step must be a finite number > 0, got {step}")
+        check_prox_step(step)
         shrunk = soft_threshold(v, step * self.l1) if self.l1 else np.array(v, dtype=np.float64)
         if self.l2:
             shrunk /= 1.0 + step * self.l2

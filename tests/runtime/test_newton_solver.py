@@ -20,6 +20,12 @@ def breast_cancer() -> LocalData:
     return LocalData.from_arrays(features, np.where(labels > 0, 1.0, -1.0))
 
 
+def _newton(data, loss, *, rho, center, x0, tol):
+    return solve_local_newton(
+        data, loss, rho=rho, center=center, x0=x0, options=NewtonOptions(grad_tol=tol)
+    )
+
+
 def _objective(data: LocalData, name: str, rho: float, center: np.ndarray):
     loss = get_loss(name)
     dense = data.features.toarray()
@@ -39,13 +45,8 @@ def test_logistic_on_unscaled_data_reaches_a_tiny_gradient(
     breast_cancer: LocalData, rho: float
 ) -> None:
     center = np.random.default_rng(0).normal(size=30) * 1e-2
-    report = solve_local_newton(
-        breast_cancer,
-        get_loss("logistic"),
-        rho=rho,
-        center=center,
-        x0=np.zeros(30),
-        options=NewtonOptions(grad_tol=1e-9),
+    report = _newton(
+        breast_cancer, get_loss("logistic"), rho=rho, center=center, x0=np.zeros(30), tol=1e-9
     )
     assert report.stop_reason == "gradient" and report.iterations < 60
     value_and_gradient = _objective(breast_cancer, "logistic", rho, center)
@@ -73,13 +74,8 @@ def test_newton_beats_fista_on_unscaled_data(breast_cancer: LocalData) -> None:
         x0=np.zeros(30),
         options=LocalSolverOptions(grad_tol=1e-6, rel_tol=0.0, max_iterations=5_000),
     )
-    newton = solve_local_newton(
-        breast_cancer,
-        get_loss("logistic"),
-        rho=rho,
-        center=center,
-        x0=np.zeros(30),
-        options=NewtonOptions(grad_tol=1e-6),
+    newton = _newton(
+        breast_cancer, get_loss("logistic"), rho=rho, center=center, x0=np.zeros(30), tol=1e-6
     )
     assert newton.gradient_norm <= 1e-6 and newton.iterations < 60
     assert newton.objective < 394.0 < fista.objective
@@ -91,14 +87,7 @@ def test_squared_loss_matches_the_normal_equations() -> None:
     dense = rng.normal(size=(300, 40)) * scales
     data = LocalData.from_arrays(dense, rng.normal(size=300), rng.uniform(0.5, 2, size=300))
     rho, center = 0.3, rng.normal(size=40)
-    report = solve_local_newton(
-        data,
-        get_loss("squared"),
-        rho=rho,
-        center=center,
-        x0=np.zeros(40),
-        options=NewtonOptions(grad_tol=1e-8),
-    )
+    report = _newton(data, get_loss("squared"), rho=rho, center=center, x0=np.zeros(40), tol=1e-8)
     weighted = dense.T * data.weights
     exact = np.linalg.solve(
         weighted @ dense + rho * np.eye(40), weighted @ data.labels + rho * center
@@ -112,13 +101,8 @@ def test_squared_hinge_agrees_with_scipy() -> None:
     labels = np.where(dense @ rng.normal(size=25) + rng.normal(size=400) > 0, 1.0, -1.0)
     data = LocalData.from_arrays(dense, labels)
     rho, center = 0.1, np.zeros(25)
-    report = solve_local_newton(
-        data,
-        get_loss("squared_hinge"),
-        rho=rho,
-        center=center,
-        x0=np.zeros(25),
-        options=NewtonOptions(grad_tol=1e-8),
+    report = _newton(
+        data, get_loss("squared_hinge"), rho=rho, center=center, x0=np.zeros(25), tol=1e-8
     )
     value_and_gradient = _objective(data, "squared_hinge", rho, center)
     reference = scipy.optimize.minimize(
@@ -133,22 +117,8 @@ def test_squared_hinge_agrees_with_scipy() -> None:
 
 def test_a_warm_start_at_the_optimum_takes_no_step(breast_cancer: LocalData) -> None:
     loss, center = get_loss("logistic"), np.zeros(30)
-    first = solve_local_newton(
-        breast_cancer,
-        loss,
-        rho=1.0,
-        center=center,
-        x0=np.zeros(30),
-        options=NewtonOptions(grad_tol=1e-8),
-    )
-    again = solve_local_newton(
-        breast_cancer,
-        loss,
-        rho=1.0,
-        center=center,
-        x0=first.x,
-        options=NewtonOptions(grad_tol=1e-8),
-    )
+    first = _newton(breast_cancer, loss, rho=1.0, center=center, x0=np.zeros(30), tol=1e-8)
+    again = _newton(breast_cancer, loss, rho=1.0, center=center, x0=first.x, tol=1e-8)
     assert again.iterations == 0
     np.testing.assert_array_equal(again.x, first.x)
 
