@@ -48,7 +48,8 @@ def _imports(name: str, path: Path, known: set[str]) -> set[str]:
                 parts = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*parts, base] if base else parts)
             targets = [base, *(f"{base}.{alias.name}" for alias in node.names)]
-        for target in targets:
+        for imported in targets:
+            target = imported
             while target and target not in known:
                 target = target.rpartition(".")[0]
             if target and target != name:
@@ -67,7 +68,7 @@ def _layer(module: str) -> str:
             return prefix
     if module.startswith("scheduler_host"):
         return "scheduler_host.models"
-    return module.split(".")[0]
+    return module.split(".", maxsplit=1)[0]
 
 
 def _graph() -> dict[str, set[str]]:
