@@ -95,6 +95,3 @@ def test_min_above_max_is_refused_by_both_naming_the_field() -> None:
         "min_local_iter: must be <= max_local_iter (5), got 10"
     )
 
-
-def test_the_spec_has_no_num_masters() -> None:
-    assert not hasattr(SolveSpec(), "num_masters")
