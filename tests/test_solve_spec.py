@@ -94,4 +94,3 @@ def test_min_above_max_is_refused_by_both_naming_the_field() -> None:
     assert _refusal(SolveSpec, min_local_iter=10, max_local_iter=5) == (
         "min_local_iter: must be <= max_local_iter (5), got 10"
     )
-
