@@ -15,8 +15,9 @@ import time
 import numpy as np
 
 from runtime.generator import generate_rows, row_ranges
-from runtime.local_solver import LocalSolverOptions, solve_local
+from runtime.local_solver import solve_local
 from runtime.losses import LogisticLoss
+from runtime.specs import LocalSolverSpec
 
 SAMPLES = 600_000
 FEATURES = 10_000
@@ -36,7 +37,7 @@ def run() -> dict[str, float | int]:
     )
     generate_seconds = time.perf_counter() - began
     loss = LogisticLoss()
-    options = LocalSolverOptions()
+    options = LocalSolverSpec()
     zeros = np.zeros(FEATURES)
 
     began = time.perf_counter()

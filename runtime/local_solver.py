@@ -33,6 +33,7 @@ import numpy as np
 from runtime.local_data import LocalData
 from runtime.losses import SOLVER_NEEDS, Loss
 from runtime.registry import require
+from runtime.specs import LocalSolverSpec
 
 StopReason = Literal["gradient", "relative_decrease", "max_iterations"]
 
@@ -41,41 +42,6 @@ _SHRINK = 0.9  # L ← 0.9L after an accepted step
 # Margins are updated by linear recurrences; recompute them exactly this often so rounding
 # errors cannot accumulate over long runs.
 _REFRESH_PERIOD = 100
-
-
-@dataclass(frozen=True, kw_only=True)
-class LocalSolverOptions:
-    """Stopping rule of :func:`solve_local`.
-
-    Parameters
-    ----------
-    min_iterations : int
-        ``K_w``: gradient steps taken before any stopping test may end the solve (>= 0).
-    grad_tol : float
-        ``ε_g``: stop when ``||∇F||_2 <= grad_tol`` (> 0).
-    rel_tol : float
-        ``ε_f``: stop when a step decreases ``F`` by at most ``rel_tol · max(1, |F|)`` (>= 0).
-    max_iterations : int
-        Hard cap on gradient steps (>= max(min_iterations, 1)).
-    """
-
-    min_iterations: int = 1
-    grad_tol: float = 1e-2
-    rel_tol: float = 1e-12
-    max_iterations: int = 10_000
-
-    def __post_init__(self) -> None:
-        if self.min_iterations < 0:
-            raise ValueError(f"min_iterations must be >= 0, got {self.min_iterations}")
-        if not (self.grad_tol > 0 and math.isfinite(self.grad_tol)):
-            raise ValueError(f"grad_tol must be a finite number > 0, got {self.grad_tol}")
-        if not (self.rel_tol >= 0 and math.isfinite(self.rel_tol)):
-            raise ValueError(f"rel_tol must be a finite number >= 0, got {self.rel_tol}")
-        if self.max_iterations < max(self.min_iterations, 1):
-            raise ValueError(
-                "max_iterations must be >= max(min_iterations, 1), got "
-                f"max_iterations={self.max_iterations}, min_iterations={self.min_iterations}"
-            )
 
 
 @dataclass(frozen=True)
@@ -119,7 +85,7 @@ def solve_local(
     rho: float,
     center: np.ndarray,
     x0: np.ndarray,
-    options: LocalSolverOptions,
+    options: LocalSolverSpec,
     lipschitz0: float | None = None,
 ) -> LocalSolveReport:
     """Minimize ``F(x) = Σ_n w_n ℓ(b_n, <a_n, x>) + (ρ/2)||x - c||²`` from ``x0``.
@@ -136,9 +102,12 @@ def solve_local(
         ``c = z - u_w``.
     x0 : np.ndarray, shape (d,)
         Warm start (the previous ``x_w``).
-    options : LocalSolverOptions
-        Stopping rule. The gradient test is applied at the extrapolated point ``y_k`` whose
-        gradient each iteration computes anyway, and that point is returned; the relative
+    options : LocalSolverSpec
+        Stopping rule: at least ``min_iterations`` (``K_w``) gradient steps, then stop when
+        ``||∇F||_2 <= grad_tol`` (``ε_g``), when a step decreases ``F`` by at most
+        ``rel_tol · max(1, |F|)`` (``ε_f``), or after ``max_iterations``. The gradient test
+        is applied at the extrapolated point ``y_k`` whose gradient each iteration computes
+        anyway, and that point is returned; the relative
         decrease is measured from ``y_k`` to ``x_{k+1} = y_k - ∇F(y_k)/L`` (a pure gradient
         step, so it is never negative despite FISTA's non-monotone ``F(x_k)``).
     lipschitz0 : float, optional

@@ -4,53 +4,26 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from pathlib import Path
-from typing import Any
 
 import numpy as np
 
 from runtime.generator import generate_rows
 from runtime.local_data import LocalData
 from runtime.registry import get_loss
-from runtime.shards import ShardManifest, read_shard, shard_from_verified_bytes
+from runtime.shards import read_shard, shard_file_name
 from runtime.specs import ModelSpec, PaperData, ShardData, WorkerAssignment
+from runtime.storage import storage_for
 
 log = logging.getLogger("lambda_admm.worker")
 
 
-def split_s3_uri(uri: str, *, field: str = "shards uri") -> tuple[str, str]:
-    """``s3://bucket/prefix`` -> ``(bucket, prefix)`` without a trailing slash."""
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    if not bucket:
-        raise ValueError(f"{field} must look like s3://bucket/prefix, got {uri!r}")
-    return bucket, prefix.rstrip("/")
-
-
-def read_s3_manifest(s3: Any, bucket: str, prefix: str) -> ShardManifest:
-    """The manifest of the shards under ``s3://bucket/prefix`` (``s3``: a boto3 client)."""
-    body = s3.get_object(Bucket=bucket, Key=f"{prefix}/manifest.json")["Body"].read()
-    return ShardManifest.from_json(body.decode())
-
-
-def _read_s3_shard(uri: str, worker_index: int) -> LocalData:
-    """The manifest and this worker's shard only, verified against the manifest."""
-    import boto3  # provided by the Lambda runtime; only needed for s3:// data
-
-    bucket, prefix = split_s3_uri(uri)
-    s3 = boto3.client("s3")
-    manifest = read_s3_manifest(s3, bucket, prefix)
-    if not 0 <= worker_index < manifest.num_workers:
-        raise ValueError(f"worker_index must be in [0, {manifest.num_workers}), got {worker_index}")
-    key = f"{prefix}/{manifest.shards[worker_index].file_name}"
-    blob = s3.get_object(Bucket=bucket, Key=key)["Body"].read()
-    log.info("worker %d read s3://%s/%s", worker_index, bucket, key)
-    return shard_from_verified_bytes(blob, manifest, worker_index)
-
-
 def _read_shard_rows(data: ShardData, assignment: WorkerAssignment) -> LocalData:
-    if data.uri.startswith("s3://"):
-        return _read_s3_shard(data.uri, assignment.worker_index)
-    return read_shard(Path(data.uri), assignment.worker_index)
+    """The manifest and this worker's shard only, verified against the manifest."""
+    source = storage_for(data.uri, field="shards")
+    rows = read_shard(source, assignment.worker_index)
+    file_name = shard_file_name(assignment.worker_index)
+    log.info("worker %d read %s", assignment.worker_index, source.uri(file_name))
+    return rows
 
 
 def _prepare_labels(rows: LocalData, model: ModelSpec) -> LocalData:

@@ -1,6 +1,6 @@
 """Training data prepared once into per-worker CSR shards, plus a manifest that checks them.
 
-Layout of a shard directory::
+Layout of a shard directory or ``s3://`` prefix (any :class:`~runtime.storage.Storage`)::
 
     manifest.json        ShardManifest.to_json()
     shard-00000.npz      worker 0's rows: CSR arrays, labels, optional weights
@@ -26,6 +26,7 @@ import scipy.sparse as sp
 
 from runtime.generator import row_ranges
 from runtime.local_data import LocalData
+from runtime.storage import Storage
 
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
@@ -162,14 +163,13 @@ class ShardManifest:
 
 
 def write_shards(
-    data: LocalData, directory: Path, num_workers: int, *, source_name: str
+    data: LocalData, destination: Storage, num_workers: int, *, source_name: str
 ) -> ShardManifest:
     """Cut ``data`` into ``num_workers`` contiguous row shards and write them plus the manifest.
 
-    Rows are split by :func:`runtime.generator.row_ranges`. ``directory`` is created if needed.
+    Rows are split by :func:`runtime.generator.row_ranges`. The manifest is written last, so
+    a reader never sees a manifest whose shards are missing.
     """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
     entries = []
     for worker_index, (start, stop) in enumerate(row_ranges(data.num_samples, num_workers)):
         piece = LocalData(
@@ -179,7 +179,7 @@ def write_shards(
         )
         blob = shard_to_bytes(piece)
         name = shard_file_name(worker_index)
-        (directory / name).write_bytes(blob)
+        destination.write_bytes(name, blob)
         entries.append(ShardEntry(name, start, stop, piece.nnz, hashlib.sha256(blob).hexdigest()))
     manifest = ShardManifest(
         format_version=FORMAT_VERSION,
@@ -189,16 +189,27 @@ def write_shards(
         shards=tuple(entries),
         source_name=source_name,
     )
-    (directory / MANIFEST_NAME).write_text(manifest.to_json())
+    destination.write_bytes(
+        MANIFEST_NAME, manifest.to_json().encode(), content_type="application/json"
+    )
     return manifest
 
 
-def read_manifest(directory: Path) -> ShardManifest:
-    """The manifest of a shard directory."""
-    path = Path(directory) / MANIFEST_NAME
-    if not path.is_file():
-        raise FileNotFoundError(f"shard manifest not found: {path}")
-    return ShardManifest.from_json(path.read_text())
+def read_manifest(source: Storage) -> ShardManifest:
+    """The manifest of the shards in ``source``.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``"shard manifest not found: <uri>"``.
+    StorageError
+        ``"cannot read <uri>: ..."`` if the storage fails otherwise.
+    """
+    try:
+        text = source.read_bytes(MANIFEST_NAME)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"shard manifest not found: {source.uri(MANIFEST_NAME)}") from None
+    return ShardManifest.from_json(text.decode())
 
 
 def shard_from_verified_bytes(blob: bytes, manifest: ShardManifest, worker_index: int) -> LocalData:
@@ -229,12 +240,12 @@ def shard_from_verified_bytes(blob: bytes, manifest: ShardManifest, worker_index
     return data
 
 
-def read_shard(directory: Path, worker_index: int) -> LocalData:
-    """Worker ``worker_index``'s rows, reading only the manifest and that one shard file."""
-    manifest = read_manifest(directory)
+def read_shard(source: Storage, worker_index: int) -> LocalData:
+    """Worker ``worker_index``'s rows, reading only the manifest and that one shard."""
+    manifest = read_manifest(source)
     if not 0 <= worker_index < manifest.num_workers:
         raise ValueError(f"worker_index must be in [0, {manifest.num_workers}), got {worker_index}")
-    blob = (Path(directory) / manifest.shards[worker_index].file_name).read_bytes()
+    blob = source.read_bytes(manifest.shards[worker_index].file_name)
     return shard_from_verified_bytes(blob, manifest, worker_index)
 
 

@@ -70,21 +70,54 @@ class ModelSpec(_Frozen):
     )
 
 
-class LocalSolverSpec(_Frozen):
-    """Stopping rule of the worker's FISTA x-update (Algorithm 2, step 3)."""
+# The FISTA stopping rule's knobs, defined once: bounds and meaning here, defaults on
+# LocalSolverSpec. SolveSpec's flat fields (--min-local-iter, --eps-grad, ...) use the same types.
+LocalMinIterations = Annotated[
+    int, Field(ge=0, le=1_000_000, description="K_w, minimum FISTA iterations per x-update")
+]
+LocalMaxIterations = Annotated[
+    int, Field(ge=1, le=1_000_000, description="maximum FISTA iterations per x-update")
+]
+LocalGradientTolerance = Annotated[
+    float,
+    Field(gt=0.0, allow_inf_nan=False, description="ε_g, stop when the local ‖∇F‖ <= ε_g"),
+]
+LocalRelativeTolerance = Annotated[
+    float,
+    Field(
+        ge=0.0,
+        allow_inf_nan=False,
+        description="ε_f, stop when a step decreases F by <= ε_f·max(1, |F|)",
+    ),
+]
 
-    min_iterations: int = Field(default=1, ge=1, le=1_000_000, description="K_w")
-    grad_tol: float = Field(default=1e-2, gt=0.0, allow_inf_nan=False, description="ε_g")
-    rel_tol: float = Field(default=1e-12, ge=0.0, allow_inf_nan=False, description="ε_f")
-    max_iterations: int = Field(default=10_000, ge=1, le=1_000_000)
+
+def check_iteration_range(
+    minimum: int,
+    maximum: int,
+    *,
+    minimum_name: str = "min_iterations",
+    maximum_name: str = "max_iterations",
+) -> None:
+    """The one cross-field rule of the local solver: at least as many allowed as required."""
+    if minimum > maximum:
+        raise ValueError(f"{minimum_name}: must be <= {maximum_name} ({maximum}), got {minimum}")
+
+
+class LocalSolverSpec(_Frozen):
+    """Stopping rule of the worker's FISTA x-update (Algorithm 2, step 3).
+
+    The local solver (:func:`runtime.local_solver.solve_local`) takes it as is.
+    """
+
+    min_iterations: LocalMinIterations = 1
+    grad_tol: LocalGradientTolerance = 1e-2
+    rel_tol: LocalRelativeTolerance = 1e-12
+    max_iterations: LocalMaxIterations = 10_000
 
     @model_validator(mode="after")
     def _min_below_max(self) -> LocalSolverSpec:
-        if self.min_iterations > self.max_iterations:
-            raise ValueError(
-                f"min_iterations must be <= max_iterations ({self.max_iterations}), "
-                f"got {self.min_iterations}"
-            )
+        check_iteration_range(self.min_iterations, self.max_iterations)
         return self
 
 

@@ -34,7 +34,7 @@ import numpy as np
 import zmq
 
 from runtime.faults import FaultInjector
-from runtime.local_solver import LocalSolverOptions, solve_local
+from runtime.local_solver import solve_local
 from runtime.losses import data_objective
 from runtime.protocol import (
     Header,
@@ -130,13 +130,7 @@ class _Worker:
         self.rows = load_rows(assignment)
         self.load_seconds = time.perf_counter() - started
         self.loss = get_loss(assignment.model.loss)
-        spec = assignment.local_solver
-        self.options = LocalSolverOptions(
-            min_iterations=spec.min_iterations,
-            grad_tol=spec.grad_tol,
-            rel_tol=spec.rel_tol,
-            max_iterations=spec.max_iterations,
-        )
+        self.options = assignment.local_solver
         dimension = assignment.data.num_features
         self.x = np.zeros(dimension)
         self.scaled_dual = np.zeros(dimension)

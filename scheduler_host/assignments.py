@@ -3,32 +3,31 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 from runtime.generator import row_ranges
-from runtime.rows import read_s3_manifest, split_s3_uri
-from runtime.shards import ShardManifest, read_manifest
+from runtime.shards import MANIFEST_NAME, ShardManifest, read_manifest
 from runtime.specs import SchedulerEndpoints, WorkerAssignment
+from runtime.storage import storage_for
 from scheduler_host.solve_spec import SolveSpec
 
 
 def load_manifest(uri: str) -> ShardManifest:
-    """The shard manifest of a prepared dataset (directory or ``s3://bucket/prefix``)."""
-    if uri.startswith("s3://"):
-        import boto3
-        from botocore.exceptions import BotoCoreError, ClientError
+    """The shard manifest of a prepared dataset (directory or ``s3://bucket/prefix``).
 
-        bucket, prefix = split_s3_uri(uri, field="shards")
-        try:
-            return read_s3_manifest(boto3.client("s3"), bucket, prefix)
-        except (BotoCoreError, ClientError) as error:
-            key = f"{prefix}/manifest.json"
-            raise ValueError(f"shards: cannot read s3://{bucket}/{key}: {error}") from None
-    directory = Path(uri)
-    if not (directory / "manifest.json").is_file():
-        raise ValueError(f"shards: no manifest.json in {uri}")
-    return read_manifest(directory)
+    Raises
+    ------
+    ValueError
+        Naming the field: ``"shards: no manifest.json in <uri>"``, ``"shards: cannot read
+        s3://b/k: ..."``, or ``"shards: invalid shard manifest: ..."``.
+    """
+    source = storage_for(uri, field="shards")
+    try:
+        return read_manifest(source)
+    except FileNotFoundError:
+        raise ValueError(f"shards: no {MANIFEST_NAME} in {uri}") from None
+    except (OSError, ValueError) as error:
+        raise ValueError(f"shards: {error}") from None
 
 
 def resolve_dataset(spec: SolveSpec) -> tuple[SolveSpec, list[tuple[int, int]]]:

@@ -34,7 +34,17 @@ from pydantic import (
 
 from runtime.penalty_specs import ElasticNetSpec, check_box
 from runtime.registry import LossName, PenaltySpec
-from runtime.specs import LocalSolverSpec, ModelSpec, PaperData, ShardData
+from runtime.specs import (
+    LocalGradientTolerance,
+    LocalMaxIterations,
+    LocalMinIterations,
+    LocalRelativeTolerance,
+    LocalSolverSpec,
+    ModelSpec,
+    PaperData,
+    ShardData,
+    check_iteration_range,
+)
 
 #: Paper instance defaults (Aytekin & Johansson): N=600,000, d=10,000, p=0.001, λ1=1.
 PAPER_SAMPLES = 600_000
@@ -48,6 +58,15 @@ _SHORTHAND_NEUTRAL: dict[str, float | None] = {
     "box_lower": None,
     "box_upper": None,
 }
+
+#: SolveSpec's flat local-solver fields (the CLI flags) and the LocalSolverSpec field of each.
+LOCAL_SOLVER_FIELDS = {
+    "min_local_iter": "min_iterations",
+    "max_local_iter": "max_iterations",
+    "eps_grad": "grad_tol",
+    "eps_rel": "rel_tol",
+}
+_LOCAL_DEFAULTS = LocalSolverSpec()
 
 
 class SolveSpec(BaseModel):
@@ -81,11 +100,11 @@ class SolveSpec(BaseModel):
     mode: Literal["sync", "async"] = "sync"
     async_fraction: float = Field(default=0.5, gt=0.0, le=1.0, allow_inf_nan=False)
     max_delay: int = Field(default=4, ge=1, le=1000)
-    # The local solver.
-    min_local_iter: int = Field(default=1, ge=1, le=1_000_000)
-    max_local_iter: int = Field(default=10_000, ge=1, le=1_000_000)
-    eps_grad: float = Field(default=1e-2, gt=0.0, allow_inf_nan=False)
-    eps_rel: float = Field(default=1e-12, ge=0.0, allow_inf_nan=False)
+    # The local solver: bounds, meaning and defaults are LocalSolverSpec's (runtime.specs).
+    min_local_iter: LocalMinIterations = _LOCAL_DEFAULTS.min_iterations
+    max_local_iter: LocalMaxIterations = _LOCAL_DEFAULTS.max_iterations
+    eps_grad: LocalGradientTolerance = _LOCAL_DEFAULTS.grad_tol
+    eps_rel: LocalRelativeTolerance = _LOCAL_DEFAULTS.rel_tol
 
     @field_serializer("penalty")
     def _penalty_with_its_kind(self, penalty: BaseModel | None) -> dict[str, Any] | None:
@@ -136,11 +155,12 @@ class SolveSpec(BaseModel):
                 f"workers: must be between 1 and the number of samples ({self.samples}), "
                 f"got {self.workers}"
             )
-        if self.min_local_iter > self.max_local_iter:
-            raise ValueError(
-                f"min_local_iter: must be <= max_local_iter ({self.max_local_iter}), "
-                f"got {self.min_local_iter}"
-            )
+        check_iteration_range(
+            self.min_local_iter,
+            self.max_local_iter,
+            minimum_name="min_local_iter",
+            maximum_name="max_local_iter",
+        )
         check_box(self.box_lower, self.box_upper)
         return self
 
@@ -155,10 +175,7 @@ class SolveSpec(BaseModel):
     @property
     def local_solver(self) -> LocalSolverSpec:
         return LocalSolverSpec(
-            min_iterations=self.min_local_iter,
-            grad_tol=self.eps_grad,
-            rel_tol=self.eps_rel,
-            max_iterations=self.max_local_iter,
+            **{inner: getattr(self, flat) for flat, inner in LOCAL_SOLVER_FIELDS.items()}
         )
 
     @property
@@ -181,10 +198,6 @@ class SolveSpec(BaseModel):
         if self.mode == "sync":
             return self.workers
         return max(1, math.ceil(self.async_fraction * self.workers))
-
-    @property
-    def num_masters(self) -> int:
-        return math.ceil(self.workers / self.workers_per_master)
 
 
 def describe_validation_error(

@@ -219,7 +219,7 @@ def data_prepare(
         raise typer.BadParameter(f"must be >= 1, got {workers}", param_hint="--workers")
     try:
         manifest = prepare_dataset(source, destination, num_workers=workers)
-    except ValueError as error:
+    except (ValueError, OSError) as error:
         raise typer.BadParameter(str(error)) from None
     typer.echo(
         f"wrote {manifest.num_workers} shards of {manifest.num_samples} x "

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import time
 from typing import Annotated, Any
 
 import httpx
 import typer
+from pydantic import ValidationError
 
 from scheduler_host.cli.spec_flags import spec_from_flags, with_spec_flags
-from scheduler_host.solve_spec import SolveSpec
-
-FINISHED = ("done", "failed")
+from scheduler_host.jobs import SolveState, SolveStatus
+from scheduler_host.solve_spec import SolveSpec, describe_validation_error
 
 
 def _signed_call(method: str, url: str, *, body: bytes = b"", region: str | None) -> httpx.Response:
@@ -46,12 +45,16 @@ def submit_spec(spec: SolveSpec, *, api: str, region: str | None) -> str:
     return solve_id
 
 
-def fetch_status(*, api: str, solve_id: str, region: str | None) -> dict[str, Any]:
+def fetch_status(*, api: str, solve_id: str, region: str | None) -> SolveStatus:
+    """``GET /solves/{id}``, validated as a :class:`SolveStatus`."""
     response = _signed_call("GET", f"{api.rstrip('/')}/solves/{solve_id}", region=region)
     if response.status_code != 200:
         raise typer.BadParameter(f"the API answered {response.status_code}: {response.text}")
-    status: dict[str, Any] = response.json()
-    return status
+    try:
+        return SolveStatus.model_validate_json(response.content)
+    except ValidationError as error:
+        detail = describe_validation_error(error)
+        raise typer.BadParameter(f"the API answered an invalid status object: {detail}") from None
 
 
 def register(app: typer.Typer) -> None:
@@ -79,19 +82,22 @@ def register(app: typer.Typer) -> None:
         wait: Annotated[bool, typer.Option(help="poll until done or failed")] = False,
         interval: Annotated[float, typer.Option(help="seconds between polls")] = 2.0,
     ) -> None:
-        """Show a solve's status (queued / running / done / failed)."""
+        """Show a solve's status (queued / running / done / failed / cancelled).
+
+        Exits 1 if the solve failed or was cancelled.
+        """
         current = fetch_status(api=api, solve_id=solve_id, region=region)
-        while wait and current.get("status") not in FINISHED:
-            if current.get("iteration"):
+        while wait and not current.finished:
+            if current.iteration is not None:
                 typer.echo(
-                    f"running: iteration {current['iteration']}, "
-                    f"r={current['primal_residual']:.3e}, s={current['dual_residual']:.3e}",
+                    f"running: iteration {current.iteration}, "
+                    f"r={current.primal_residual:.3e}, s={current.dual_residual:.3e}",
                     err=True,
                 )
             time.sleep(interval)
             current = fetch_status(api=api, solve_id=solve_id, region=region)
-        typer.echo(json.dumps(current, indent=2))
-        if current.get("status") == "failed":
+        typer.echo(current.model_dump_json(indent=2, exclude_none=True))
+        if current.status in (SolveState.FAILED, SolveState.CANCELLED):
             raise typer.Exit(code=1)
 
     @app.command()
@@ -116,7 +122,6 @@ def register(app: typer.Typer) -> None:
 
         from scheduler_host.service.daemon import serve as run_daemon
         from scheduler_host.service.runner import ServiceConfig
-        from scheduler_host.solve_spec import describe_validation_error
 
         try:
             config = ServiceConfig(

@@ -13,13 +13,7 @@ import typer
 from pydantic import ValidationError
 
 from runtime.registry import loss_names
-from scheduler_host.solve_spec import (
-    PAPER_DENSITY,
-    PAPER_FEATURES,
-    PAPER_SAMPLES,
-    SolveSpec,
-    describe_validation_error,
-)
+from scheduler_host.solve_spec import SolveSpec, describe_validation_error
 
 _FLAG_OF_FIELD = {
     "box_lower": "--box",
@@ -33,19 +27,40 @@ def flag_of(field: str) -> str:
     return _FLAG_OF_FIELD.get(field, "--" + field.replace("_", "-"))
 
 
+def _default(field: str) -> Any:
+    """SolveSpec's default of ``field``: the flags never restate a default of their own."""
+    return SolveSpec.model_fields[field].default
+
+
+def _option(field: str, fallback: str | None = None) -> Any:
+    """A flag for ``field``, explained by the field's description (else by ``fallback``)."""
+    return typer.Option(help=SolveSpec.model_fields[field].description or fallback)
+
+
+#: Flags that are fields of SolveSpec but default differently: no --problem means "whatever
+#: --data or --shards imply", which a default of "paper" could not tell from "--problem paper";
+#: no --l1 means the model's 1.0, or 0 with --group-lasso.
+NOT_THE_MODEL_DEFAULT = frozenset({"problem", "l1"})
+
+
 def spec_flags(
     problem: Annotated[str | None, typer.Option(help="'paper': the paper's generator")] = None,
-    samples: Annotated[int, typer.Option(help="N, paper generator")] = PAPER_SAMPLES,
-    features: Annotated[int, typer.Option(help="d, paper generator")] = PAPER_FEATURES,
-    density: Annotated[float, typer.Option(help="p in (0, 1], paper generator")] = PAPER_DENSITY,
-    seed: Annotated[int, typer.Option(help="generator seed")] = 0,
+    samples: Annotated[int, _option("samples", "N, paper generator")] = _default("samples"),
+    features: Annotated[int, _option("features", "d, paper generator")] = _default("features"),
+    density: Annotated[float, _option("density", "p in (0, 1], paper generator")] = _default(
+        "density"
+    ),
+    seed: Annotated[int, _option("seed", "generator seed")] = _default("seed"),
     data: Annotated[Path | None, typer.Option(help="an svmlight/LIBSVM file")] = None,
-    shards: Annotated[str | None, typer.Option(help="prepared shards: DIR or s3://")] = None,
-    loss: Annotated[str, typer.Option(help=" | ".join(loss_names()))] = "logistic",
+    shards: Annotated[str | None, _option("shards", "prepared shards: DIR or s3://")] = _default(
+        "shards"
+    ),
+    loss: Annotated[str, typer.Option(help=" | ".join(loss_names()))] = _default("loss"),
     l1: Annotated[
-        float | None, typer.Option(help="λ1 >= 0 (default 1.0; 0 with --group-lasso)")
+        float | None,
+        typer.Option(help=f"λ1 >= 0 (default {_default('l1')}; 0 with --group-lasso)"),
     ] = None,
-    l2: Annotated[float, typer.Option(help="λ2 >= 0")] = 0.0,
+    l2: Annotated[float, _option("l2", "λ2 >= 0")] = _default("l2"),
     box: Annotated[str | None, typer.Option(help="box constraint 'lo,hi'")] = None,
     group_lasso: Annotated[
         float | None, typer.Option(help="λ > 0: penalty λ Σ_g ‖x_g‖₂ instead of --l1/--l2/--box")
@@ -53,25 +68,38 @@ def spec_flags(
     group_size: Annotated[
         int | None, typer.Option(help="G >= 1 features per group (the last group may be shorter)")
     ] = None,
-    sample_weights: Annotated[str, typer.Option(help="none | uniform (1/N)")] = "none",
-    workers: Annotated[int, typer.Option(help="W, number of workers")] = 4,
-    workers_per_master: Annotated[int, typer.Option(help="W̄, workers per master thread")] = 16,
-    rho0: Annotated[float, typer.Option(help="initial penalty ρ0 > 0")] = 1.0,
-    max_iter: Annotated[int, typer.Option(help="K, maximum ADMM iterations")] = 100,
-    eps_primal: Annotated[float, typer.Option(help="ε_r, primal tolerance")] = 2e-2,
-    eps_dual: Annotated[float, typer.Option(help="ε_s, dual tolerance")] = 2e-2,
+    sample_weights: Annotated[str, _option("sample_weights", "none | uniform (1/N)")] = _default(
+        "sample_weights"
+    ),
+    workers: Annotated[int, _option("workers", "W, number of workers")] = _default("workers"),
+    workers_per_master: Annotated[
+        int, _option("workers_per_master", "W̄, workers per master thread")
+    ] = _default("workers_per_master"),
+    rho0: Annotated[float, _option("rho0", "initial penalty ρ0 > 0")] = _default("rho0"),
+    max_iter: Annotated[int, _option("max_iter", "K, maximum ADMM iterations")] = _default(
+        "max_iter"
+    ),
+    eps_primal: Annotated[float, _option("eps_primal", "ε_r, primal tolerance")] = _default(
+        "eps_primal"
+    ),
+    eps_dual: Annotated[float, _option("eps_dual", "ε_s, dual tolerance")] = _default("eps_dual"),
     dual_residual: Annotated[
-        str, typer.Option(help="consensus (ρ√W‖Δz‖) | paper (ρ‖Δz‖)")
-    ] = "consensus",
-    mode: Annotated[str, typer.Option(help="sync (the paper) | async (bounded delay)")] = "sync",
+        str, _option("dual_residual", "consensus (ρ√W‖Δz‖) | paper (ρ‖Δz‖)")
+    ] = _default("dual_residual"),
+    mode: Annotated[str, _option("mode", "sync (the paper) | async (bounded delay)")] = _default(
+        "mode"
+    ),
     async_fraction: Annotated[
-        float, typer.Option(help="async: share of workers a global step waits for")
-    ] = 0.5,
-    max_delay: Annotated[int, typer.Option(help="async: τ, max age of a contribution")] = 4,
-    min_local_iter: Annotated[int, typer.Option(help="K_w, minimum FISTA iterations")] = 1,
-    max_local_iter: Annotated[int, typer.Option(help="maximum FISTA iterations")] = 10_000,
-    eps_grad: Annotated[float, typer.Option(help="ε_g, local gradient tolerance")] = 1e-2,
-    eps_rel: Annotated[float, typer.Option(help="ε_f, local relative decrease")] = 1e-12,
+        float, _option("async_fraction", "async: share of workers a global step waits for")
+    ] = _default("async_fraction"),
+    max_delay: Annotated[
+        int, _option("max_delay", "async: τ, max age of a contribution")
+    ] = _default("max_delay"),
+    # The local solver's flags are explained by their fields' descriptions (runtime.specs).
+    min_local_iter: Annotated[int, _option("min_local_iter")] = _default("min_local_iter"),
+    max_local_iter: Annotated[int, _option("max_local_iter")] = _default("max_local_iter"),
+    eps_grad: Annotated[float, _option("eps_grad")] = _default("eps_grad"),
+    eps_rel: Annotated[float, _option("eps_rel")] = _default("eps_rel"),
 ) -> dict[str, Any]:
     """The flags as given (the signature is what matters: commands borrow it)."""
     return dict(locals())

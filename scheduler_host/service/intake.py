@@ -1,9 +1,9 @@
 """The intake Lambda: ``POST /solves`` and ``GET /solves/{id}`` (API Gateway REST proxy events).
 
 ``POST /solves`` validates the body as a :class:`SolveSpec` (errors name the field), records
-``results/<id>/status.json`` as queued and sends ``{"solve_id", "spec"}`` to the job queue that
-the scheduler host consumes.  ``GET /solves/{id}`` returns that status object as the host keeps
-it up to date.  Environment: ``BUCKET_NAME``, ``QUEUE_URL``.
+a queued :class:`SolveStatus` at ``results/<id>/status.json`` and sends a :class:`JobMessage`
+to the job queue that the scheduler host consumes.  ``GET /solves/{id}`` returns that status
+object, validated, as the host keeps it up to date.  Environment: ``BUCKET_NAME``, ``QUEUE_URL``.
 """
 
 from __future__ import annotations
@@ -14,17 +14,24 @@ import logging
 import os
 import re
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
+from scheduler_host.jobs import (
+    SOLVE_ID_PATTERN,
+    JobMessage,
+    SolveState,
+    SolveStatus,
+    now,
+    status_key,
+)
 from scheduler_host.solve_spec import SolveSpec, describe_validation_error
 
 log = logging.getLogger("lambda_admm.intake")
 log.setLevel(logging.INFO)
 
-SOLVE_ID = re.compile(r"^[0-9a-f]{32}$")
+SOLVE_ID = re.compile(SOLVE_ID_PATTERN)
 _clients: dict[str, Any] = {}
 
 
@@ -45,10 +52,6 @@ def _response(status: int, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _status_key(solve_id: str) -> str:
-    return f"results/{solve_id}/status.json"
-
-
 def submit(event: dict[str, Any]) -> dict[str, Any]:
     raw = event.get("body") or ""
     try:
@@ -67,23 +70,24 @@ def submit(event: dict[str, Any]) -> dict[str, Any]:
         return _response(400, {"error": "invalid solve spec", "detail": detail})
 
     solve_id = uuid.uuid4().hex
-    spec_json = spec.model_dump(mode="json")
-    status = {
-        "solve_id": solve_id,
-        "status": "queued",
-        "submitted_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "spec": spec_json,
-    }
+    submitted_at = now()
+    status = SolveStatus(
+        solve_id=solve_id,
+        status=SolveState.QUEUED,
+        spec=spec,
+        submitted_at=submitted_at,
+        updated_at=submitted_at,
+    )
     # Status first: a job the host receives always has a status object to update.
     _client("s3").put_object(
         Bucket=os.environ["BUCKET_NAME"],
-        Key=_status_key(solve_id),
-        Body=json.dumps(status).encode(),
+        Key=status_key(solve_id),
+        Body=status.to_json().encode(),
         ContentType="application/json",
     )
     _client("sqs").send_message(
         QueueUrl=os.environ["QUEUE_URL"],
-        MessageBody=json.dumps({"solve_id": solve_id, "spec": spec_json}),
+        MessageBody=JobMessage(solve_id=solve_id, spec=spec).model_dump_json(),
     )
     log.info("queued solve", extra={"solve_id": solve_id, "workers": spec.workers})
     return _response(202, {"solve_id": solve_id})
@@ -94,11 +98,16 @@ def status(solve_id: str | None) -> dict[str, Any]:
         return _response(400, {"error": "solve id must be 32 lowercase hex characters"})
     s3 = _client("s3")
     try:
-        answer = s3.get_object(Bucket=os.environ["BUCKET_NAME"], Key=_status_key(solve_id))
+        answer = s3.get_object(Bucket=os.environ["BUCKET_NAME"], Key=status_key(solve_id))
     except s3.exceptions.NoSuchKey:
         return _response(404, {"error": "unknown solve id"})
-    content: dict[str, Any] = json.loads(answer["Body"].read())
-    return _response(200, content)
+    try:
+        current = SolveStatus.model_validate_json(answer["Body"].read())
+    except ValidationError as error:
+        detail = describe_validation_error(error)
+        log.error("invalid status object", extra={"solve_id": solve_id, "detail": detail})
+        return _response(500, {"error": "invalid status object", "detail": detail})
+    return _response(200, current.model_dump(mode="json", exclude_none=True))
 
 
 def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:

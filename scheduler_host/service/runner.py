@@ -5,9 +5,9 @@ A job is deleted from the queue only after its outcome is in S3, so a crash
 re-run from the start; after the queue's ``maxReceiveCount`` it lands in the
 dead-letter queue.  While a solve runs, the message's visibility is extended.
 
-S3 layout per solve: ``results/<id>/status.json`` (queued / running with
-iteration, r, s / done / failed with a reason), ``results/<id>/result.json``
-and ``results/<id>/x.npy``.
+S3 layout per solve (:func:`scheduler_host.jobs.results_key`): ``status.json`` (a
+:class:`SolveStatus`: queued / running with iteration, r, s / done / failed with a
+reason), ``result.json`` and ``x.npy``.
 """
 
 from __future__ import annotations
@@ -18,13 +18,22 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from runtime.storage import S3Storage
 from scheduler_host.assignments import spec_as_json
+from scheduler_host.jobs import (
+    JobMessageError,
+    SolveState,
+    SolveStatus,
+    now,
+    read_job_message,
+    results_key,
+    status_key,
+)
 from scheduler_host.results import IterationRecord, SolveResult
 from scheduler_host.solve import SchedulerOptions, SolveFailed, run_solve
 from scheduler_host.solve_spec import SolveSpec, describe_validation_error
@@ -59,45 +68,42 @@ class ServiceConfig(BaseModel):
         return self.api_url.rstrip("/") + "/workers"
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class StatusStore:
-    """Reads and writes a solve's objects under ``results/<id>/``."""
+    """Reads and writes a solve's objects under ``results/<id>/`` of the data bucket."""
 
     def __init__(self, *, s3: Any, bucket: str) -> None:
-        self._s3 = s3
+        self._storage = S3Storage(bucket=bucket, client=s3)
         self.bucket = bucket
 
-    def key(self, solve_id: str, name: str) -> str:
-        return f"results/{solve_id}/{name}"
-
-    def read_status(self, solve_id: str) -> dict[str, Any] | None:
+    def read_status(self, solve_id: str) -> SolveStatus | None:
+        """The stored status; None if there is none or it is not a valid status object."""
         try:
-            body = self._s3.get_object(Bucket=self.bucket, Key=self.key(solve_id, "status.json"))
-        except self._s3.exceptions.NoSuchKey:
+            body = self._storage.read_bytes(status_key(solve_id))
+        except FileNotFoundError:
             return None
-        status: dict[str, Any] = json.loads(body["Body"].read())
-        return status
+        try:
+            return SolveStatus.model_validate_json(body)
+        except ValidationError as error:
+            detail = describe_validation_error(error)
+            log.warning("ignoring the invalid status of solve %s: %s", solve_id, detail)
+            return None
 
-    def write_status(self, solve_id: str, status: dict[str, Any]) -> None:
-        body = json.dumps({"solve_id": solve_id, "updated_at": _now(), **status}).encode()
-        self._s3.put_object(
-            Bucket=self.bucket,
-            Key=self.key(solve_id, "status.json"),
-            Body=body,
-            ContentType="application/json",
+    def write_status(self, status: SolveStatus) -> None:
+        """Store ``status``, stamped ``updated_at`` now."""
+        stamped = status.model_copy(update={"updated_at": now()})
+        self._storage.write_bytes(
+            status_key(status.solve_id), stamped.to_json().encode(), content_type="application/json"
         )
 
     def write_result(self, solve_id: str, result: SolveResult, spec: SolveSpec) -> dict[str, str]:
+        """``x.npy`` and ``result.json``; returns their S3 URIs (``x``, ``result``)."""
         buffer = io.BytesIO()
         np.save(buffer, result.x)
-        x_key, result_key = self.key(solve_id, "x.npy"), self.key(solve_id, "result.json")
-        self._s3.put_object(Bucket=self.bucket, Key=x_key, Body=buffer.getvalue())
+        x_key, result_key = results_key(solve_id, "x.npy"), results_key(solve_id, "result.json")
+        self._storage.write_bytes(x_key, buffer.getvalue())
         body = json.dumps({"spec": spec_as_json(spec), **result.to_json_dict()}, indent=2)
-        self._s3.put_object(Bucket=self.bucket, Key=result_key, Body=body.encode())
-        return {"x": f"s3://{self.bucket}/{x_key}", "result": f"s3://{self.bucket}/{result_key}"}
+        self._storage.write_bytes(result_key, body.encode(), content_type="application/json")
+        return {"x": self._storage.uri(x_key), "result": self._storage.uri(result_key)}
 
 
 class JobRunner:
@@ -142,36 +148,50 @@ class JobRunner:
         )
 
     def _handle(self, message: dict[str, Any]) -> None:
+        body = message.get("Body", "")
+        spec_problem: str | None = None
         try:
-            job = json.loads(message["Body"])
-            solve_id = str(job["solve_id"])
-            raw_spec = job["spec"]
-        except (ValueError, KeyError, TypeError):
-            log.error("dropping a malformed job message: %.200s", message.get("Body"))
-            self._delete(message)
-            return
+            job = read_job_message(body)
+        except JobMessageError as error:
+            if error.solve_id is None:
+                log.error("dropping a malformed job message: %s; body: %.200s", error.reason, body)
+                self._delete(message)
+                return
+            solve_id, spec, spec_problem = error.solve_id, None, error.reason
+        else:
+            solve_id, spec = job.solve_id, job.spec
         delivery = message.get("Attributes", {}).get("ApproximateReceiveCount", "?")
         log.info("received solve %s from the queue (delivery %s)", solve_id, delivery)
-        previous = self._store.read_status(solve_id) or {}
-        if previous.get("status") in ("done", "failed"):
+        previous = self._store.read_status(solve_id)
+        if previous is not None and previous.finished:
             log.info("solve %s already finished; removing the re-delivered job", solve_id)
             self._delete(message)
             return
-        try:
-            spec = SolveSpec.model_validate(raw_spec)
-        except ValidationError as error:
-            reason = "invalid solve spec: " + describe_validation_error(error)
-            self._store.write_status(solve_id, {"status": "failed", "reason": reason})
+        status = previous or SolveStatus(solve_id=solve_id, status=SolveState.QUEUED, spec=spec)
+        if spec is None:
+            failed = status.advance(
+                status=SolveState.FAILED, reason=spec_problem, finished_at=now()
+            )
+            self._store.write_status(failed)
             self._delete(message)
             return
-        self._run(solve_id, spec, message)
+        self._run(status, spec, message)
 
-    def _run(self, solve_id: str, spec: SolveSpec, message: dict[str, Any]) -> None:
+    def _run(self, queued: SolveStatus, spec: SolveSpec, message: dict[str, Any]) -> None:
+        solve_id = queued.solve_id
         self.current_solve = solve_id
         if not self.config.secure:
             log.warning("running solve %s WITHOUT CURVE (insecure mode)", solve_id)
-        started_at = _now()
-        self._store.write_status(solve_id, {"status": "running", "started_at": started_at})
+        # A re-delivered job starts afresh: progress of an earlier, crashed run is cleared.
+        running = queued.advance(
+            status=SolveState.RUNNING,
+            started_at=now(),
+            iteration=None,
+            primal_residual=None,
+            dual_residual=None,
+            rho=None,
+        )
+        self._store.write_status(running)
         keep_alive = threading.Event()
         extender = threading.Thread(target=self._extend_visibility, args=(message, keep_alive))
         extender.start()
@@ -188,28 +208,26 @@ class JobRunner:
                     secure=self.config.secure,
                 ),
                 solve_id=solve_id,
-                on_iteration=self._progress_writer(solve_id, started_at),
+                on_iteration=self._progress_writer(running),
             )
         except SolveFailed as error:
             self._store.write_status(
-                solve_id, {"status": "failed", "reason": str(error), "started_at": started_at}
+                running.advance(status=SolveState.FAILED, reason=str(error), finished_at=now())
             )
             log.warning("solve %s failed: %s", solve_id, error)
         else:
             locations = self._store.write_result(solve_id, result, spec)
             self._store.write_status(
-                solve_id,
-                {
-                    "status": "done",
-                    "started_at": started_at,
-                    "finished_at": _now(),
-                    "objective": result.objective,
-                    "iterations": result.iterations,
-                    "converged": result.converged,
-                    "primal_residual": result.primal_residual,
-                    "dual_residual": result.dual_residual,
+                running.advance(
+                    status=SolveState.DONE,
+                    finished_at=now(),
+                    objective=result.objective,
+                    iterations=result.iterations,
+                    converged=result.converged,
+                    primal_residual=result.primal_residual,
+                    dual_residual=result.dual_residual,
                     **locations,
-                },
+                )
             )
             log.info("solve %s done: %s", solve_id, result.summary())
         finally:
@@ -219,7 +237,7 @@ class JobRunner:
         self._delete(message)  # only now: the outcome is stored
         self.solves_finished += 1
 
-    def _progress_writer(self, solve_id: str, started_at: str) -> Callable[[IterationRecord], None]:
+    def _progress_writer(self, running: SolveStatus) -> Callable[[IterationRecord], None]:
         last_write = [0.0]
 
         def write(record: IterationRecord) -> None:
@@ -227,15 +245,12 @@ class JobRunner:
                 return
             last_write[0] = time.monotonic()
             self._store.write_status(
-                solve_id,
-                {
-                    "status": "running",
-                    "started_at": started_at,
-                    "iteration": record.iteration,
-                    "primal_residual": record.primal_residual,
-                    "dual_residual": record.dual_residual,
-                    "rho": record.rho,
-                },
+                running.advance(
+                    iteration=record.iteration,
+                    primal_residual=record.primal_residual,
+                    dual_residual=record.dual_residual,
+                    rho=record.rho,
+                )
             )
 
         return write

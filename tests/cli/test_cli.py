@@ -60,7 +60,10 @@ def _plain(text: str) -> str:
         (["--rho0", "0"], "--rho0: Input should be greater than 0 (got 0.0)"),
         (["--max-iter", "0"], "--max-iter: Input should be greater than or equal to 1 (got 0)"),
         (["--eps-primal", "-1"], "--eps-primal: Input should be greater than 0 (got -1.0)"),
-        (["--min-local-iter", "0"], "--min-local-iter: Input should be greater than or equal to 1"),
+        (
+            ["--min-local-iter", "-1"],
+            "--min-local-iter: Input should be greater than or equal to 0",
+        ),
         (["--dual-residual", "x"], "--dual-residual: Input should be 'paper' or 'consensus'"),
         (["--problem", "mnist"], "--problem: must be 'paper', got 'mnist'"),
         (["--mode", "eventual"], "--mode: Input should be 'sync' or 'async' (got 'eventual')"),

@@ -20,13 +20,12 @@ from typing import Any
 import numpy as np
 
 from scheduler_host.cli.remote import fetch_status
+from scheduler_host.jobs import SolveStatus, results_key, status_key
 from scheduler_host.results import SolveResult
 from scheduler_host.solve import run_solve
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.local import LocalProcessSpawner
 from tests.integration.deployed import DeployedStack
-
-FINISHED = ("done", "failed")
 
 
 def wait_for(check: Callable[[], Any], *, timeout_s: float, what: str, every_s: float = 0.5) -> Any:
@@ -39,14 +38,14 @@ def wait_for(check: Callable[[], Any], *, timeout_s: float, what: str, every_s: 
     raise AssertionError(f"{what}: not within {timeout_s:.0f} s")
 
 
-def wait_finished(stack: DeployedStack, solve_id: str, timeout_s: float) -> dict[str, Any]:
-    """``GET /solves/{id}`` until the status is done or failed (needs AWS_* credentials set)."""
+def wait_finished(stack: DeployedStack, solve_id: str, timeout_s: float) -> SolveStatus:
+    """``GET /solves/{id}`` until the solve has finished (needs AWS_* credentials set)."""
 
-    def finished() -> dict[str, Any] | None:
+    def finished() -> SolveStatus | None:
         status = fetch_status(api=stack.api_url, solve_id=solve_id, region=stack.region)
-        return status if status.get("status") in FINISHED else None
+        return status if status.finished else None
 
-    result: dict[str, Any] = wait_for(
+    result: SolveStatus = wait_for(
         finished, timeout_s=timeout_s, what=f"solve {solve_id} finished", every_s=1.0
     )
     return result
@@ -57,14 +56,19 @@ def read_object(stack: DeployedStack, key: str) -> bytes:
     return body
 
 
-def read_status(stack: DeployedStack, solve_id: str) -> dict[str, Any]:
+def read_status(stack: DeployedStack, solve_id: str) -> SolveStatus:
     """``results/<id>/status.json`` straight from S3 (no API call)."""
-    status: dict[str, Any] = json.loads(read_object(stack, f"results/{solve_id}/status.json"))
-    return status
+    return SolveStatus.model_validate_json(read_object(stack, status_key(solve_id)))
+
+
+def read_result(stack: DeployedStack, solve_id: str) -> dict[str, Any]:
+    """``results/<id>/result.json``: the spec, the outcome, the history and per-worker times."""
+    result: dict[str, Any] = json.loads(read_object(stack, results_key(solve_id, "result.json")))
+    return result
 
 
 def read_x(stack: DeployedStack, solve_id: str) -> np.ndarray:
-    x: np.ndarray = np.load(io.BytesIO(read_object(stack, f"results/{solve_id}/x.npy")))
+    x: np.ndarray = np.load(io.BytesIO(read_object(stack, results_key(solve_id, "x.npy"))))
     return x
 
 

@@ -26,6 +26,7 @@ import scipy.sparse
 from sklearn.datasets import dump_svmlight_file
 
 from scheduler_host.cli.remote import _signed_call, submit_spec
+from scheduler_host.jobs import SolveStatus
 from scheduler_host.solve_spec import SolveSpec
 from tests.integration import evidence
 from tests.integration.deployed import DeployedStack
@@ -75,12 +76,12 @@ def test_solve_through_the_deployed_stack(
     posts_before = len(evidence.localstack_requests(stack, WORKERS_POSTED))
     solve_id = submit_spec(SMALL, api=stack.api_url, region=stack.region)
     status = evidence.wait_finished(stack, solve_id, SOLVE_TIMEOUT_S)
-    assert status["status"] == "done", status
+    assert status.status == "done", status
 
     # The objective is the local solve's (deterministic reduction: bit for bit, in fact).
     reference = evidence.solve_locally(SMALL, tmp_path / "local")
-    assert status["objective"] == pytest.approx(reference.objective, rel=1e-9, abs=0)
-    assert status["iterations"] == reference.iterations and status["converged"]
+    assert status.objective == pytest.approx(reference.objective, rel=1e-9, abs=0)
+    assert status.iterations == reference.iterations and status.converged
 
     # POST /solves -> intake Lambda -> SQS -> the service, which received the job once and
     # finished it; the queue is empty.
@@ -103,11 +104,11 @@ def test_solve_through_the_deployed_stack(
     assert streams <= {event["logStreamName"] for event in reports}
 
     # The workers connected and reported every iteration; x.npy and result.json are in S3.
-    result = json.loads(evidence.read_object(stack, f"results/{solve_id}/result.json"))
-    assert result["objective"] == status["objective"]
+    result = evidence.read_result(stack, solve_id)
+    assert result["objective"] == status.objective
     assert [w["worker"] for w in result["workers"]] == list(range(SMALL.workers))
-    assert all(len(w["compute_seconds"]) == status["iterations"] for w in result["workers"])
-    assert status["x"] == f"s3://{stack.bucket}/results/{solve_id}/x.npy"
+    assert all(len(w["compute_seconds"]) == status.iterations for w in result["workers"])
+    assert status.x == f"s3://{stack.bucket}/results/{solve_id}/x.npy"
     x = evidence.read_x(stack, solve_id)
     assert x.shape == (SMALL.features,)
     np.testing.assert_allclose(x, reference.x, rtol=1e-9, atol=1e-12)
@@ -215,9 +216,9 @@ def test_prepared_dataset_is_solved_by_workers_reading_their_own_shards(
     solve_id = _cli(*submit, env=stack.aws_env()).strip()
     # The user's way to wait: `lambda-admm status --wait` polls GET /solves/{id} until done.
     watch = ["status", solve_id, "--api", stack.api_url, "--wait", "--interval", "0.5"]
-    status = json.loads(_cli(*watch, env=stack.aws_env()))
-    assert status["status"] == "done", status
-    assert status["x"] == f"s3://{stack.bucket}/results/{solve_id}/x.npy"
+    status = SolveStatus.model_validate_json(_cli(*watch, env=stack.aws_env()))
+    assert status.status == "done", status
+    assert status.x == f"s3://{stack.bucket}/results/{solve_id}/x.npy"
 
     # Each worker read exactly its own shard, once (the worker function's CloudWatch logs).
     reads = evidence.handler_messages(evidence.worker_log_events(stack, f"/datasets/{name}/"))
@@ -230,5 +231,5 @@ def test_prepared_dataset_is_solved_by_workers_reading_their_own_shards(
     _cli("data", "prepare", str(source), str(local_dir), "--workers", str(workers), env={})
     local_spec = SolveSpec(problem="shards", shards=str(local_dir), workers=workers)
     reference = evidence.solve_locally(local_spec, tmp_path / "local")
-    assert status["objective"] == pytest.approx(reference.objective, rel=1e-9, abs=0)
+    assert status.objective == pytest.approx(reference.objective, rel=1e-9, abs=0)
     assert evidence.queue_counts(stack) == EMPTY_QUEUE

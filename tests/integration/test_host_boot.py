@@ -117,7 +117,7 @@ def test_installed_service_boots_serves_and_stops(
     spec = SolveSpec(samples=4000, features=200, workers=4)
     solve_id = submit_spec(spec, api=stack.api_url, region=stack.region)
     status = evidence.wait_finished(stack, solve_id, timeout_s=300)
-    assert status["status"] == "done", status
+    assert status.status == "done", status
     assert health(health_port) == {"status": "ok", "current_solve": None, "solves_finished": 1}
     assert f"solve {solve_id} done: converged" in log_file.read_text()
 

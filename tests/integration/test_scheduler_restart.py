@@ -10,12 +10,12 @@ silent.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from scheduler_host.cli.remote import submit_spec
+from scheduler_host.jobs import SolveStatus
 from scheduler_host.solve_spec import SolveSpec
 from tests.integration import evidence
 from tests.integration.deployed import DeployedStack
@@ -54,16 +54,16 @@ def test_solve_survives_a_scheduler_crash(
         first.wait_healthy()
         solve_id = submit_spec(LONG, api=stack.api_url, region=stack.region)
 
-        def iterating() -> dict[str, object] | None:
+        def iterating() -> SolveStatus | None:
             status = evidence.read_status(stack, solve_id)
-            return status if status["status"] == "running" and "iteration" in status else None
+            return status if status.status == "running" and status.iteration is not None else None
 
         running = evidence.wait_for(iterating, timeout_s=240, what="workers iterating", every_s=0.2)
         first.kill()
     finally:
         first.stop()
     crashed = evidence.read_status(stack, solve_id)
-    assert crashed["status"] == "running", f"the solve ended before the crash: {crashed}"
+    assert crashed.status == "running", f"the solve ended before the crash: {crashed}"
     first_log = first.log_messages()
     assert f"received solve {solve_id} from the queue (delivery 1)" in first_log
     assert not any(f"solve {solve_id} done" in message for message in first_log)
@@ -76,15 +76,15 @@ def test_solve_survives_a_scheduler_crash(
         second.stop()
     second_log = second.log_messages()
     assert f"received solve {solve_id} from the queue (delivery 2)" in second_log, second_log
-    assert status["status"] == "done", status
-    assert status["started_at"] != running["started_at"], "the solve must run again"
+    assert status.status == "done", status
+    assert status.started_at != running.started_at, "the solve must run again"
 
     reference = evidence.solve_locally(LONG, tmp_path / "local")
-    assert status["objective"] == pytest.approx(reference.objective, rel=1e-9, abs=0)
-    assert status["iterations"] == reference.iterations and status["converged"]
+    assert status.objective == pytest.approx(reference.objective, rel=1e-9, abs=0)
+    assert status.iterations == reference.iterations and status.converged
     # Only the new run's workers took part: the old run's hold the old keys, and each worker
     # was invoked once (no update was a duplicate or stale).
-    result = json.loads(evidence.read_object(stack, f"results/{solve_id}/result.json"))
+    result = evidence.read_result(stack, solve_id)
     assert result["dropped_messages"] == 0
     # Deleted once its outcome was stored: nothing visible, in flight or dead-lettered.
     empty = {"ApproximateNumberOfMessages": 0, "ApproximateNumberOfMessagesNotVisible": 0}

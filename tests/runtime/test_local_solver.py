@@ -7,14 +7,16 @@ import math
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from pydantic import ValidationError
 from scipy.optimize import minimize
 
 from runtime.generator import generate_rows
 from runtime.local_data import LocalData
-from runtime.local_solver import LocalSolveReport, LocalSolverOptions, solve_local
+from runtime.local_solver import LocalSolveReport, solve_local
 from runtime.losses import LogisticLoss, Loss, SquaredLoss
+from runtime.specs import LocalSolverSpec
 
-TIGHT = LocalSolverOptions(grad_tol=1e-10, rel_tol=0.0, max_iterations=100_000)
+TIGHT = LocalSolverSpec(grad_tol=1e-10, rel_tol=0.0, max_iterations=100_000)
 
 
 def _random_problem(seed: int, *, weighted: bool, rows: int = 80, columns: int = 25) -> LocalData:
@@ -65,7 +67,7 @@ def test_matches_scipy(loss: Loss, weighted: bool, seed: int, rho: float) -> Non
 def test_report_is_consistent_with_returned_point(loss: Loss) -> None:
     data = _random_problem(7, weighted=True)
     center = np.full(data.num_features, 0.3)
-    options = LocalSolverOptions(grad_tol=1e-3)
+    options = LocalSolverSpec(grad_tol=1e-3)
     report = solve_local(
         data, loss, rho=0.5, center=center, x0=np.zeros(data.num_features), options=options
     )
@@ -81,7 +83,7 @@ def test_report_is_consistent_with_returned_point(loss: Loss) -> None:
 
 def test_relative_decrease_stop_reports_true_gradient() -> None:
     data = _random_problem(8, weighted=False)
-    options = LocalSolverOptions(grad_tol=1e-300, rel_tol=1e-6)
+    options = LocalSolverSpec(grad_tol=1e-300, rel_tol=1e-6)
     zeros = np.zeros(data.num_features)
     report = solve_local(data, LogisticLoss(), rho=1.0, center=zeros, x0=zeros, options=options)
     _, gradient = _objective_and_gradient(data, LogisticLoss(), 1.0, zeros, report.x)
@@ -93,10 +95,10 @@ def test_min_iterations_are_taken_even_at_the_optimum() -> None:
     data = _random_problem(4, weighted=False)
     center = np.zeros(data.num_features)
     optimum = solve_local(data, SquaredLoss(), rho=1.0, center=center, x0=center, options=TIGHT).x
-    loose = LocalSolverOptions(grad_tol=1e-6, min_iterations=5)
+    loose = LocalSolverSpec(grad_tol=1e-6, min_iterations=5)
     report = solve_local(data, SquaredLoss(), rho=1.0, center=center, x0=optimum, options=loose)
     assert report.iterations == 5
-    none_required = LocalSolverOptions(grad_tol=1e-6, min_iterations=0)
+    none_required = LocalSolverSpec(grad_tol=1e-6, min_iterations=0)
     report = solve_local(
         data, SquaredLoss(), rho=1.0, center=center, x0=optimum, options=none_required
     )
@@ -107,7 +109,7 @@ def test_min_iterations_are_taken_even_at_the_optimum() -> None:
 def test_max_iterations_ends_unconverged() -> None:
     data = _random_problem(5, weighted=False)
     zeros = np.zeros(data.num_features)
-    options = LocalSolverOptions(grad_tol=1e-12, rel_tol=0.0, max_iterations=3)
+    options = LocalSolverSpec(grad_tol=1e-12, rel_tol=0.0, max_iterations=3)
     report = solve_local(data, LogisticLoss(), rho=0.01, center=zeros, x0=zeros, options=options)
     assert report.iterations == 3
     assert report.stop_reason == "max_iterations"
@@ -117,7 +119,7 @@ def test_max_iterations_ends_unconverged() -> None:
 def test_warm_start_with_lipschitz_is_cheaper_than_cold_start() -> None:
     data = generate_rows(samples=4000, features=400, density=0.01, seed=5, start=0, stop=4000)
     zeros = np.zeros(data.num_features)
-    options = LocalSolverOptions(grad_tol=1e-6, rel_tol=0.0)
+    options = LocalSolverSpec(grad_tol=1e-6, rel_tol=0.0)
     cold = solve_local(data, LogisticLoss(), rho=1.0, center=zeros, x0=zeros, options=options)
     warm = solve_local(
         data,
@@ -178,7 +180,7 @@ def test_solve_local_rejects_bad_inputs(kwargs: dict[str, object], message: str)
         "rho": 1.0,
         "center": np.zeros(25),
         "x0": np.zeros(25),
-        "options": LocalSolverOptions(),
+        "options": LocalSolverSpec(),
         "lipschitz0": None,
     }
     arguments.update(kwargs)
@@ -189,26 +191,28 @@ def test_solve_local_rejects_bad_inputs(kwargs: dict[str, object], message: str)
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"min_iterations": -1}, r"^min_iterations must be >= 0, got -1$"),
-        ({"grad_tol": 0.0}, r"^grad_tol must be a finite number > 0, got 0.0$"),
-        ({"rel_tol": -1e-3}, r"^rel_tol must be a finite number >= 0, got -0.001$"),
+        ({"min_iterations": -1}, "min_iterations\n  Input should be greater than or equal to 0"),
+        ({"grad_tol": 0.0}, "grad_tol\n  Input should be greater than 0"),
+        ({"grad_tol": math.inf}, "grad_tol\n  Input should be a finite number"),
+        ({"rel_tol": -1e-3}, "rel_tol\n  Input should be greater than or equal to 0"),
+        ({"max_iterations": 0}, "max_iterations\n  Input should be greater than or equal to 1"),
         (
             {"min_iterations": 10, "max_iterations": 5},
-            r"^max_iterations must be >= max\(min_iterations, 1\), got max_iterations=5, "
-            r"min_iterations=10$",
+            "min_iterations: must be <= max_iterations (5), got 10",
         ),
     ],
 )
 def test_options_validation(kwargs: dict[str, float], message: str) -> None:
-    with pytest.raises(ValueError, match=message):
-        LocalSolverOptions(**kwargs)  # type: ignore[arg-type]
+    with pytest.raises(ValidationError) as caught:
+        LocalSolverSpec(**kwargs)  # type: ignore[arg-type]
+    assert message in str(caught.value)
 
 
 def test_forced_iterations_at_the_optimum_keep_a_finite_step() -> None:
     """min_iterations beyond convergence must not grow L to inf (a worker once crashed so)."""
     data = generate_rows(samples=400, features=20, density=0.3, seed=4, start=0, stop=400)
     center = np.zeros(20)
-    options = LocalSolverOptions(min_iterations=1, grad_tol=1e-12, rel_tol=0.0)
+    options = LocalSolverSpec(min_iterations=1, grad_tol=1e-12, rel_tol=0.0)
     converged = solve_local(
         data, LogisticLoss(), rho=1.0, center=center, x0=center, options=options
     )
@@ -218,7 +222,7 @@ def test_forced_iterations_at_the_optimum_keep_a_finite_step() -> None:
         rho=1.0,
         center=center,
         x0=converged.x,
-        options=LocalSolverOptions(min_iterations=300, grad_tol=1e-2),
+        options=LocalSolverSpec(min_iterations=300, grad_tol=1e-2),
         lipschitz0=converged.lipschitz,
     )
     assert math.isfinite(forced.lipschitz) and forced.lipschitz < 1e6

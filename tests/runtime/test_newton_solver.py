@@ -8,9 +8,10 @@ import scipy.optimize
 from sklearn.datasets import load_breast_cancer
 
 from runtime.local_data import LocalData
-from runtime.local_solver import LocalSolverOptions, solve_local
+from runtime.local_solver import solve_local
 from runtime.newton_solver import NewtonOptions, solve_local_newton
 from runtime.registry import get_loss
+from runtime.specs import LocalSolverSpec
 
 
 @pytest.fixture(scope="module")
@@ -72,7 +73,7 @@ def test_newton_beats_fista_on_unscaled_data(breast_cancer: LocalData) -> None:
         rho=rho,
         center=center,
         x0=np.zeros(30),
-        options=LocalSolverOptions(grad_tol=1e-6, rel_tol=0.0, max_iterations=5_000),
+        options=LocalSolverSpec(grad_tol=1e-6, rel_tol=0.0, max_iterations=5_000),
     )
     newton = _newton(
         breast_cancer, get_loss("logistic"), rho=rho, center=center, x0=np.zeros(30), tol=1e-6

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from pydantic import ValidationError
 
 from runtime.local_data import LocalData
-from runtime.local_solver import LocalSolverOptions, solve_local
+from runtime.local_solver import solve_local
 from runtime.losses import SOLVER_NEEDS as LOSS_NEEDS
 from runtime.penalties import SOLVER_NEEDS as PENALTY_NEEDS
 from runtime.penalties import Penalty
@@ -25,7 +25,7 @@ from runtime.registry import (
     penalty_kinds,
     require,
 )
-from runtime.specs import ModelSpec
+from runtime.specs import LocalSolverSpec, ModelSpec
 
 
 def test_every_registered_loss_has_what_the_solver_needs() -> None:
@@ -115,5 +115,5 @@ def test_the_local_solver_checks_the_loss_before_solving() -> None:
             rho=1.0,
             center=np.zeros(2),
             x0=np.zeros(2),
-            options=LocalSolverOptions(),
+            options=LocalSolverSpec(),
         )

@@ -24,6 +24,7 @@ from runtime.shards import (
     shard_to_bytes,
     write_shards,
 )
+from runtime.storage import LocalStorage
 
 
 def _data(*, weighted: bool) -> LocalData:
@@ -142,7 +143,7 @@ def test_shard_from_bytes_refuses_pickled_objects() -> None:
 @pytest.fixture
 def shard_directory(tmp_path: Path) -> tuple[Path, LocalData, ShardManifest]:
     data = _data(weighted=True)
-    manifest = write_shards(data, tmp_path / "shards", 4, source_name="synthetic-103")
+    manifest = write_shards(data, LocalStorage(tmp_path / "shards"), 4, source_name="synthetic-103")
     return tmp_path / "shards", data, manifest
 
 
@@ -165,7 +166,7 @@ def test_write_shards_layout_and_manifest(
     for entry in manifest.shards:
         blob = (directory / entry.file_name).read_bytes()
         assert entry.sha256 == hashlib.sha256(blob).hexdigest()
-    assert read_manifest(directory) == manifest
+    assert read_manifest(LocalStorage(directory)) == manifest
     assert ShardManifest.from_json(manifest.to_json()) == manifest
 
 
@@ -179,7 +180,7 @@ def test_read_shard_returns_each_workers_rows(
             labels=data.labels[entry.row_start : entry.row_stop],
             weights=data.weights[entry.row_start : entry.row_stop],  # type: ignore[index]
         )
-        _assert_same(expected, read_shard(directory, worker))
+        _assert_same(expected, read_shard(LocalStorage(directory), worker))
 
 
 def test_read_shard_reads_only_its_own_file(
@@ -197,9 +198,9 @@ def test_read_shard_reads_only_its_own_file(
         return original(path)
 
     monkeypatch.setattr(Path, "read_bytes", recording_read_bytes)
-    data = read_shard(directory, 2)
+    data = read_shard(LocalStorage(directory), 2)
     assert data.num_samples == 26
-    assert opened == ["shard-00002.npz"]
+    assert opened == [MANIFEST_NAME, "shard-00002.npz"]
 
 
 def test_read_shard_detects_a_modified_file(
@@ -217,7 +218,7 @@ def test_read_shard_detects_a_modified_file(
         f"file has {actual}$"
     )
     with pytest.raises(ValueError, match=message):
-        read_shard(directory, 1)
+        read_shard(LocalStorage(directory), 1)
 
 
 def test_verified_bytes_checks_shape_against_manifest(
@@ -238,18 +239,18 @@ def test_read_shard_rejects_bad_worker_index(
 ) -> None:
     directory, _, _ = shard_directory
     with pytest.raises(ValueError, match=r"^worker_index must be in \[0, 4\), got 4$"):
-        read_shard(directory, 4)
+        read_shard(LocalStorage(directory), 4)
 
 
 def test_missing_and_invalid_manifests(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match=r"^shard manifest not found: "):
-        read_manifest(tmp_path)
+        read_manifest(LocalStorage(tmp_path))
     (tmp_path / MANIFEST_NAME).write_text('{"format_version": 1}')
     with pytest.raises(ValueError, match=r"^invalid shard manifest: 'shards'$"):
-        read_manifest(tmp_path)
+        read_manifest(LocalStorage(tmp_path))
     (tmp_path / MANIFEST_NAME).write_text("not json")
     with pytest.raises(ValueError, match=r"^invalid shard manifest: "):
-        read_manifest(tmp_path)
+        read_manifest(LocalStorage(tmp_path))
 
 
 def test_manifest_rejects_other_versions_and_gaps(

@@ -10,7 +10,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from scheduler_host.jobs import JobMessage, SolveState, SolveStatus, status_key
 from scheduler_host.service import intake as intake_api
+from scheduler_host.solve_spec import SolveSpec
 
 BUCKET = "lambda-admm-test-data"
 
@@ -79,18 +81,48 @@ def test_good_spec_is_queued_with_a_queued_status(aws: dict[str, Any]) -> None:
     assert intake_api.SOLVE_ID.match(solve_id)
     messages = aws["sqs"].receive_message(QueueUrl=aws["queue_url"], MaxNumberOfMessages=10)
     (message,) = messages["Messages"]
-    job = json.loads(message["Body"])
-    assert job["solve_id"] == solve_id
-    assert job["spec"]["workers"] == 8 and job["spec"]["l1"] == 0.5
-    stored = aws["s3"].get_object(Bucket=BUCKET, Key=f"results/{solve_id}/status.json")
-    record = json.loads(stored["Body"].read())
-    assert record["status"] == "queued"
-    assert record["spec"] == job["spec"]
-    assert record["submitted_at"]
+    job = JobMessage.model_validate_json(message["Body"])
+    assert job.version == 1 and job.solve_id == solve_id
+    assert job.spec == SolveSpec(workers=8, samples=1000, l1=0.5)
+    stored = aws["s3"].get_object(Bucket=BUCKET, Key=status_key(solve_id))
+    record = SolveStatus.model_validate_json(stored["Body"].read())
+    assert record.status is SolveState.QUEUED and record.version == 1
+    assert record.solve_id == solve_id and record.spec == job.spec
+    assert record.submitted_at is not None and record.updated_at == record.submitted_at
+    assert record.started_at is None and record.iteration is None
 
     status, current = call(get_solve(solve_id))
     assert status == 200
-    assert current == record
+    assert SolveStatus.model_validate(current) == record
+    assert current == record.model_dump(mode="json", exclude_none=True)
+    assert "started_at" not in current  # unset fields are left out
+
+
+def test_status_is_served_as_the_host_wrote_it(aws: dict[str, Any]) -> None:
+    solve_id = "e" * 32
+    running = {
+        "solve_id": solve_id,
+        "status": "running",
+        "started_at": "2026-12-01T23:00:00Z",
+        "iteration": 7,
+        "primal_residual": 0.5,
+        "dual_residual": 0.25,
+        "rho": 2.0,
+    }
+    aws["s3"].put_object(Bucket=BUCKET, Key=status_key(solve_id), Body=json.dumps(running))
+    status, current = call(get_solve(solve_id))
+    assert status == 200
+    assert current == {**running, "version": 1}
+
+
+def test_an_invalid_stored_status_is_a_server_error(aws: dict[str, Any]) -> None:
+    solve_id = "f" * 32
+    body = json.dumps({"solve_id": solve_id, "status": "done"})  # no outcome
+    aws["s3"].put_object(Bucket=BUCKET, Key=status_key(solve_id), Body=body)
+    assert call(get_solve(solve_id)) == (
+        500,
+        {"error": "invalid status object", "detail": "objective: required when status is 'done'"},
+    )
 
 
 def test_base64_body_is_decoded(aws: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,7 @@ import numpy as np
 import pytest
 from moto import mock_aws
 
+from scheduler_host.jobs import JobMessage, SolveState, SolveStatus, results_key, status_key
 from scheduler_host.service.runner import JobRunner, ServiceConfig, StatusStore
 from scheduler_host.solve import run_solve
 from scheduler_host.solve_spec import SolveSpec
@@ -63,14 +65,16 @@ def _runner(aws: dict[str, Any], tmp_path: Path) -> JobRunner:
 
 
 def _enqueue(aws: dict[str, Any], body: object) -> None:
-    text = body if isinstance(body, str) else json.dumps(body)
+    if isinstance(body, JobMessage):
+        text = body.model_dump_json()
+    else:
+        text = body if isinstance(body, str) else json.dumps(body)
     aws["sqs"].send_message(QueueUrl=aws["queue_url"], MessageBody=text)
 
 
-def _status(aws: dict[str, Any], solve_id: str) -> dict[str, Any]:
-    body = aws["s3"].get_object(Bucket=BUCKET, Key=f"results/{solve_id}/status.json")["Body"]
-    status: dict[str, Any] = json.loads(body.read())
-    return status
+def _status(aws: dict[str, Any], solve_id: str) -> SolveStatus:
+    body = aws["s3"].get_object(Bucket=BUCKET, Key=status_key(solve_id))["Body"]
+    return SolveStatus.model_validate_json(body.read())
 
 
 def _queue_is_empty(aws: dict[str, Any]) -> bool:
@@ -82,65 +86,134 @@ def _queue_is_empty(aws: dict[str, Any]) -> bool:
 
 
 def test_a_job_is_solved_stored_and_only_then_deleted(aws: dict[str, Any], tmp_path: Path) -> None:
-    _enqueue(aws, {"solve_id": "a" * 32, "spec": SPEC})
+    solve_id = "a" * 32
+    _enqueue(aws, JobMessage(solve_id=solve_id, spec=SolveSpec.model_validate(SPEC)))
     runner = _runner(aws, tmp_path)
     assert runner.run_once()
-    status = _status(aws, "a" * 32)
-    assert status["status"] == "done" and status["converged"] is True
-    assert status["x"] == f"s3://{BUCKET}/results/{'a' * 32}/x.npy"
-    stored = aws["s3"].get_object(Bucket=BUCKET, Key=f"results/{'a' * 32}/x.npy")["Body"].read()
-    x = np.load(io.BytesIO(stored))
-    direct = run_solve(SolveSpec(**SPEC), spawner=LocalProcessSpawner(log_directory=tmp_path))
-    np.testing.assert_array_equal(x, direct.x)  # the same deterministic computation
-    assert status["objective"] == direct.objective
-    result = json.loads(
-        aws["s3"].get_object(Bucket=BUCKET, Key=f"results/{'a' * 32}/result.json")["Body"].read()
+    status = _status(aws, solve_id)
+    assert status.status is SolveState.DONE and status.converged is True
+    assert status.x == f"s3://{BUCKET}/results/{solve_id}/x.npy"
+    assert status.result == f"s3://{BUCKET}/results/{solve_id}/result.json"
+    assert status.spec == SolveSpec.model_validate(
+        SPEC
+    )  # no queued status: the job's spec is recorded
+    assert status.started_at is not None and status.finished_at is not None
+    assert status.updated_at is not None and status.started_at <= status.finished_at
+    stored = aws["s3"].get_object(Bucket=BUCKET, Key=results_key(solve_id, "x.npy"))
+    x = np.load(io.BytesIO(stored["Body"].read()))
+    direct = run_solve(
+        SolveSpec.model_validate(SPEC), spawner=LocalProcessSpawner(log_directory=tmp_path)
     )
-    assert result["spec"]["workers"] == 3 and len(result["history"]) == status["iterations"]
+    np.testing.assert_array_equal(x, direct.x)  # the same deterministic computation
+    assert status.objective == direct.objective
+    assert status.iterations == direct.iterations
+    assert status.primal_residual == direct.primal_residual
+    result = json.loads(
+        aws["s3"].get_object(Bucket=BUCKET, Key=results_key(solve_id, "result.json"))["Body"].read()
+    )
+    assert result["spec"]["workers"] == 3 and len(result["history"]) == status.iterations
     assert _queue_is_empty(aws)
     assert runner.solves_finished == 1 and runner.current_solve is None
+
+
+def test_the_queued_status_is_advanced_not_replaced(aws: dict[str, Any], tmp_path: Path) -> None:
+    solve_id = "9" * 32
+    store = StatusStore(s3=aws["s3"], bucket=BUCKET)
+    queued = SolveStatus(
+        solve_id=solve_id,
+        status=SolveState.QUEUED,
+        spec=SolveSpec.model_validate(SPEC),
+        submitted_at=datetime(2026, 12, 1, 22, 0, tzinfo=UTC),
+    )
+    store.write_status(queued)
+    _enqueue(aws, JobMessage(solve_id=solve_id, spec=SolveSpec.model_validate(SPEC)))
+    _runner(aws, tmp_path).run_once()
+    status = _status(aws, solve_id)
+    assert status.status is SolveState.DONE
+    assert status.submitted_at == queued.submitted_at and status.spec == queued.spec
 
 
 def test_an_invalid_spec_fails_the_job_with_the_field_named(
     aws: dict[str, Any], tmp_path: Path
 ) -> None:
-    _enqueue(aws, {"solve_id": "b" * 32, "spec": {**SPEC, "workers": 0}})
+    _enqueue(aws, {"version": 1, "solve_id": "b" * 32, "spec": {**SPEC, "workers": 0}})
     _runner(aws, tmp_path).run_once()
     status = _status(aws, "b" * 32)
-    assert status["status"] == "failed"
-    assert status["reason"] == (
+    assert status.status is SolveState.FAILED
+    assert status.reason == (
         "invalid solve spec: workers: Input should be greater than or equal to 1 (got 0)"
     )
+    assert status.finished_at is not None
     assert _queue_is_empty(aws)
 
 
-def test_a_malformed_message_is_removed_without_crashing(
-    aws: dict[str, Any], tmp_path: Path
+@pytest.mark.parametrize(
+    ("body", "detail"),
+    [
+        ("{not json", "Invalid JSON: key must be a string at line 1 column 2"),
+        ({"no": "solve id"}, "solve_id: Field required; spec: Field required; no: unknown field"),
+        (
+            {"version": 2, "solve_id": "a" * 32, "spec": SPEC},
+            "version: Input should be 1 (got 2)",
+        ),
+        (
+            {"solve_id": "../../etc", "spec": SPEC},
+            "solve_id: String should match pattern '^[0-9a-f]{32}$' (got '../../etc')",
+        ),
+    ],
+)
+def test_a_malformed_message_is_logged_and_removed_without_crashing(
+    aws: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture, body: object, detail: str
 ) -> None:
-    _enqueue(aws, "{not json")
-    _enqueue(aws, {"no": "solve id"})
+    _enqueue(aws, body)
     runner = _runner(aws, tmp_path)
-    assert runner.run_once() and runner.run_once()
+    with caplog.at_level("ERROR", logger="lambda_admm.service"):
+        assert runner.run_once()
+    (record,) = caplog.records
+    assert record.getMessage().startswith(f"dropping a malformed job message: {detail}")
     assert not runner.run_once()
     assert _queue_is_empty(aws)
+    assert aws["s3"].list_objects_v2(Bucket=BUCKET)["KeyCount"] == 0
 
 
 def test_a_redelivered_finished_job_is_not_run_again(aws: dict[str, Any], tmp_path: Path) -> None:
+    solve_id = "c" * 32
     store = StatusStore(s3=aws["s3"], bucket=BUCKET)
-    store.write_status("c" * 32, {"status": "done", "objective": 1.0})
-    _enqueue(aws, {"solve_id": "c" * 32, "spec": SPEC})
+    done = SolveStatus(
+        solve_id=solve_id,
+        status=SolveState.DONE,
+        objective=1.0,
+        iterations=3,
+        converged=True,
+        x="s3://b/x.npy",
+        result="s3://b/result.json",
+    )
+    store.write_status(done)
+    _enqueue(aws, JobMessage(solve_id=solve_id, spec=SolveSpec.model_validate(SPEC)))
     runner = _runner(aws, tmp_path)
     runner.run_once()
-    assert _status(aws, "c" * 32)["objective"] == 1.0
+    assert _status(aws, solve_id).objective == 1.0
     assert runner.solves_finished == 0
     assert _queue_is_empty(aws)
 
 
 def test_a_failing_solve_is_reported_with_its_reason(aws: dict[str, Any], tmp_path: Path) -> None:
-    spec = {**SPEC, "problem": "shards", "shards": str(tmp_path / "missing")}
-    _enqueue(aws, {"solve_id": "d" * 32, "spec": spec})
+    spec = SolveSpec.model_validate(
+        {**SPEC, "problem": "shards", "shards": str(tmp_path / "missing")}
+    )
+    _enqueue(aws, JobMessage(solve_id="d" * 32, spec=spec))
     _runner(aws, tmp_path).run_once()
     status = _status(aws, "d" * 32)
-    assert status["status"] == "failed"
-    assert status["reason"] == f"shards: no manifest.json in {tmp_path / 'missing'}"
+    assert status.status is SolveState.FAILED
+    assert status.reason == f"shards: no manifest.json in {tmp_path / 'missing'}"
+    assert status.started_at is not None and status.finished_at is not None
     assert _queue_is_empty(aws)
+
+
+def test_the_status_model_refuses_an_incomplete_outcome() -> None:
+    with pytest.raises(ValueError, match=r"objective: required when status is 'done'"):
+        SolveStatus(solve_id="a" * 32, status=SolveState.DONE)
+    with pytest.raises(ValueError, match=r"reason: required when status is 'failed'"):
+        SolveStatus(solve_id="a" * 32, status="failed")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match=r"Input should be 'queued', 'running', 'done'"):
+        SolveStatus(solve_id="a" * 32, status="finished")  # type: ignore[arg-type]
