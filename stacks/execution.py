@@ -36,6 +36,16 @@ class Execution:
     log_group: logs.LogGroup
 
 
+def month_log_group(scope: Construct, construct_id: str) -> logs.LogGroup:
+    """A log group keeping one month, destroyed with the stack (every group of the app)."""
+    return logs.LogGroup(
+        scope,
+        construct_id,
+        retention=logs.RetentionDays.ONE_MONTH,
+        removal_policy=RemovalPolicy.DESTROY,
+    )
+
+
 def execution_role(
     scope: Construct,
     *,
@@ -54,12 +64,7 @@ def execution_role(
     managed_policy:
         An AWS-managed policy to attach, acknowledged for cdk-nag with its reason.
     """
-    log_group = logs.LogGroup(
-        scope,
-        "Logs",
-        retention=logs.RetentionDays.ONE_MONTH,
-        removal_policy=RemovalPolicy.DESTROY,
-    )
+    log_group = month_log_group(scope, "Logs")
     role = iam.Role(
         scope,
         "Role",

@@ -36,13 +36,10 @@ RUNTIME = lambda_.Runtime.PYTHON_3_12
 
 #: Glob excludes (matched against each path and, for patterns without "/", its basename; later
 #: "!" patterns re-include): everything but the two packages, and only their ``.py`` files.
+#: Everything but the two packages (the start of every code asset's excludes).
+PACKAGES_ONLY = ["*", ".*", "!runtime", "!runtime/**", "!scheduler_host", "!scheduler_host/**"]
 LAMBDA_CODE_EXCLUDE = [
-    "*",
-    ".*",
-    "!runtime",
-    "!runtime/**",
-    "!scheduler_host",
-    "!scheduler_host/**",
+    *PACKAGES_ONLY,
     "__pycache__",
     "tests",
     "deploy",

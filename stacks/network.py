@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
-from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from stacks.execution import month_log_group
 
 
 class Network(Construct):
@@ -31,12 +31,7 @@ class Network(Construct):
         restrict_default_security_group: bool = True,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.flow_log_group = logs.LogGroup(
-            self,
-            "FlowLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.flow_log_group = month_log_group(self, "FlowLogs")
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
@@ -59,3 +54,12 @@ class Network(Construct):
                 )
             },
         )
+
+
+def outbound_security_group(
+    scope: Construct, *, vpc: ec2.IVpc, description: str
+) -> ec2.SecurityGroup:
+    """``SecurityGroup`` under ``scope``: all outbound, inbound only as the caller adds it."""
+    return ec2.SecurityGroup(
+        scope, "SecurityGroup", vpc=vpc, description=description, allow_all_outbound=True
+    )

@@ -17,6 +17,8 @@ from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
 from stacks.execution import ManagedPolicy, execution_role
+from stacks.lambda_code import PACKAGES_ONLY
+from stacks.network import outbound_security_group
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "/opt/lambda-admm"
@@ -25,12 +27,7 @@ AGENT_CONFIG = "/opt/aws/amazon-cloudwatch-agent/etc/amazon-cloudwatch-agent.jso
 
 #: The packages, the project metadata pip needs, and nothing else (see stacks.lambda_code).
 HOST_SOURCE_EXCLUDE = [
-    "*",
-    ".*",
-    "!runtime",
-    "!runtime/**",
-    "!scheduler_host",
-    "!scheduler_host/**",
+    *PACKAGES_ONLY,
     "!pyproject.toml",
     "!README.md",
     "__pycache__",
@@ -70,12 +67,11 @@ class SchedulerInstance(Construct):
         api_url: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.security_group = ec2.SecurityGroup(
+        # All outbound: PyPI and dnf at boot; SQS, S3, API Gateway, logs.
+        self.security_group = outbound_security_group(
             self,
-            "SecurityGroup",
             vpc=vpc,
             description="lambda-admm scheduler: ZMQ front and broadcast from workers only",
-            allow_all_outbound=True,  # PyPI and dnf at boot; SQS, S3, API Gateway, logs
         )
         for port, name in ((front_port, "front (ROUTER)"), (broadcast_port, "broadcast (PUB)")):
             self.security_group.add_ingress_rule(

@@ -12,8 +12,9 @@ from aws_cdk import Acknowledgment, RemovalPolicy, Validations
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from constructs import Construct
+
+from stacks.execution import month_log_group
 
 STAGE = "prod"
 WORKERS_PATH = "/workers"
@@ -45,12 +46,7 @@ class TriggerApi(Construct):
         burst_limit: int = 1000,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.access_log_group = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.access_log_group = month_log_group(self, "AccessLogs")
         self.api = apigw.RestApi(
             self,
             "Api",

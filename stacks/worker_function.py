@@ -8,6 +8,7 @@ from constructs import Construct
 
 from stacks.execution import ManagedPolicy, execution_role, python_function
 from stacks.lambda_code import LambdaCode
+from stacks.network import outbound_security_group
 
 HANDLER = "runtime.handler.handler"
 
@@ -42,12 +43,10 @@ class WorkerFunction(Construct):
         reserved_concurrency: int | None,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.security_group = ec2.SecurityGroup(
+        self.security_group = outbound_security_group(
             self,
-            "SecurityGroup",
             vpc=vpc,
             description="lambda-admm workers: outbound only (scheduler ZMQ ports, S3)",
-            allow_all_outbound=True,
         )
         execution = execution_role(
             self,
