@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from runtime.specs import FaultPlan, FaultRule
+from scheduler_host.results import SolveResult
 from scheduler_host.solve import SchedulerOptions, run_solve
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.local import LocalProcessSpawner
@@ -14,16 +15,25 @@ PROBLEM = {"samples": 8000, "features": 100, "density": 0.05, "workers": 4, "l1"
 STRAGGLER = FaultPlan(rules=(FaultRule(kind="delay", worker=0, seconds=0.02),))
 
 
-def test_async_with_a_straggler_reaches_the_sync_optimum(tmp_path: Path) -> None:
-    sync = run_solve(
-        SolveSpec(**PROBLEM, **TIGHT), spawner=LocalProcessSpawner(log_directory=tmp_path)
+def _async_with_a_straggler(
+    tmp_path: Path, *, async_fraction: float, max_delay: int
+) -> SolveResult:
+    """An async solve of PROBLEM in which worker 0 is slow."""
+    spec = SolveSpec(
+        **PROBLEM, **TIGHT, mode="async", async_fraction=async_fraction, max_delay=max_delay
     )
-    spec = SolveSpec(**PROBLEM, **TIGHT, mode="async", async_fraction=0.75, max_delay=4)
-    result = run_solve(
+    return run_solve(
         spec,
         spawner=LocalProcessSpawner(log_directory=tmp_path),
         options=SchedulerOptions(faults=STRAGGLER),
     )
+
+
+def test_async_with_a_straggler_reaches_the_sync_optimum(tmp_path: Path) -> None:
+    sync = run_solve(
+        SolveSpec(**PROBLEM, **TIGHT), spawner=LocalProcessSpawner(log_directory=tmp_path)
+    )
+    result = _async_with_a_straggler(tmp_path, async_fraction=0.75, max_delay=4)
     assert result.converged
     assert abs(result.objective - sync.objective) <= 1e-6 * abs(sync.objective)
     updates = [
@@ -38,12 +48,7 @@ def test_async_with_a_straggler_reaches_the_sync_optimum(tmp_path: Path) -> None
 
 def test_async_bounds_the_staleness(tmp_path: Path) -> None:
     """With τ=2 the straggler must contribute at least every other global step."""
-    spec = SolveSpec(**PROBLEM, **TIGHT, mode="async", async_fraction=0.5, max_delay=2)
-    result = run_solve(
-        spec,
-        spawner=LocalProcessSpawner(log_directory=tmp_path),
-        options=SchedulerOptions(faults=STRAGGLER),
-    )
+    result = _async_with_a_straggler(tmp_path, async_fraction=0.5, max_delay=2)
     assert result.converged
     straggler = sorted(w.iteration for w in result.worker_iterations if w.worker_index == 0)
     gaps = [later - earlier for earlier, later in zip([0, *straggler], straggler, strict=False)]

@@ -11,16 +11,22 @@ from runtime.penalties import Penalty
 from scheduler_host.solve.global_step import global_step, has_converged, next_rho
 
 
+def _step_from_zero(omega_sum: np.ndarray, *, primal_sq_sum: float, rho: float, **kwargs):
+    """The paper-form global step from ``z_prev = 0``."""
+    return global_step(
+        omega_sum=omega_sum,
+        primal_sq_sum=primal_sq_sum,
+        z_prev=np.zeros_like(omega_sum),
+        rho=rho,
+        dual_residual_form="paper",
+        **kwargs,
+    )
+
+
 def test_l1_z_update_is_soft_threshold_with_lambda_over_w_rho() -> None:
     omega_sum = np.array([4.0, -0.4, 0.1, -8.0])  # W=4 -> mean [1, -0.1, 0.025, -2]
-    step = global_step(
-        omega_sum=omega_sum,
-        primal_sq_sum=9.0,
-        z_prev=np.zeros(4),
-        rho=0.5,
-        num_workers=4,
-        penalty=Penalty(l1=1.0),
-        dual_residual_form="paper",
+    step = _step_from_zero(
+        omega_sum, primal_sq_sum=9.0, rho=0.5, num_workers=4, penalty=Penalty(l1=1.0)
     )
     threshold = 1.0 / (4 * 0.5)
     np.testing.assert_allclose(step.z, [1 - threshold, 0.0, 0.0, -2 + threshold])
@@ -49,14 +55,8 @@ def test_consensus_dual_residual_scales_with_sqrt_w() -> None:
 
 def test_ridge_z_update_closed_form() -> None:
     omega_sum = np.array([2.0, -6.0])
-    step = global_step(
-        omega_sum=omega_sum,
-        primal_sq_sum=0.0,
-        z_prev=np.zeros(2),
-        rho=1.0,
-        num_workers=2,
-        penalty=Penalty(l2=3.0),
-        dual_residual_form="paper",
+    step = _step_from_zero(
+        omega_sum, primal_sq_sum=0.0, rho=1.0, num_workers=2, penalty=Penalty(l2=3.0)
     )
     # argmin (3/2)|z|^2 + (W rho / 2)|z - mean|^2  =>  z = W rho mean / (W rho + 3)
     np.testing.assert_allclose(step.z, 2 * np.array([1.0, -3.0]) / 5)

@@ -23,6 +23,7 @@ from runtime.specs import (
     WorkerAssignment,
 )
 from scheduler_host.spawners.api_gateway import ApiGatewaySpawner, RetryPolicy
+from scheduler_host.spawners.base import SpawnFailure
 
 CREDENTIALS = ReadOnlyCredentials("AKIDEXAMPLE", "secret-key-example", "session-token")
 REGION = "eu-north-1"
@@ -131,6 +132,17 @@ def _spawner(api: _FakeTriggerApi, **kwargs: object) -> ApiGatewaySpawner:
     )
 
 
+def _failures_of_spawning(api: _FakeTriggerApi, count: int, **kwargs: object) -> list[SpawnFailure]:
+    """Spawn ``count`` workers through ``api``, wait for every request, close: the failures
+    by worker index."""
+    spawner = _spawner(api, **kwargs)
+    spawner.spawn(_assignments(count))
+    spawner.wait()
+    failures = sorted(spawner.failures(), key=lambda failure: failure.worker_index)
+    spawner.close()
+    return failures
+
+
 @pytest.mark.parametrize(
     "api", [{"fail_first": 0, "fail_status": 202, "delay": 0.1}], indirect=True
 )
@@ -152,11 +164,8 @@ def test_every_worker_gets_one_signed_post_with_its_assignment(api: _FakeTrigger
     "api", [{"fail_first": 2, "fail_status": 429, "delay": 0.0}], indirect=True
 )
 def test_throttled_requests_are_retried(api: _FakeTriggerApi) -> None:
-    spawner = _spawner(api, retry=RetryPolicy(max_attempts=5, base_seconds=0.01))
-    spawner.spawn(_assignments(4))
-    spawner.wait()
-    assert spawner.failures() == []
-    spawner.close()
+    retry = RetryPolicy(max_attempts=5, base_seconds=0.01)
+    assert _failures_of_spawning(api, 4, retry=retry) == []
     assert dict(api.attempts) == {0: 3, 1: 3, 2: 3, 3: 3}
     assert api.bad_signatures == 0  # each retry is freshly signed
 
@@ -165,11 +174,7 @@ def test_throttled_requests_are_retried(api: _FakeTriggerApi) -> None:
     "api", [{"fail_first": 99, "fail_status": 503, "delay": 0.0}], indirect=True
 )
 def test_a_worker_that_cannot_be_spawned_is_reported(api: _FakeTriggerApi) -> None:
-    spawner = _spawner(api, retry=RetryPolicy(max_attempts=3, base_seconds=0.01))
-    spawner.spawn(_assignments(2))
-    spawner.wait()
-    failures = sorted(spawner.failures(), key=lambda failure: failure.worker_index)
-    spawner.close()
+    failures = _failures_of_spawning(api, 2, retry=RetryPolicy(max_attempts=3, base_seconds=0.01))
     assert [failure.worker_index for failure in failures] == [0, 1]
     assert failures[0].reason == (
         'POST /workers for worker 0 failed: HTTP 503: {"message": "scripted"}'
@@ -181,11 +186,8 @@ def test_a_worker_that_cannot_be_spawned_is_reported(api: _FakeTriggerApi) -> No
     "api", [{"fail_first": 99, "fail_status": 403, "delay": 0.0}], indirect=True
 )
 def test_client_errors_are_not_retried(api: _FakeTriggerApi) -> None:
-    spawner = _spawner(api)
-    spawner.spawn(_assignments(1))
-    spawner.wait()
-    assert "HTTP 403" in spawner.failures()[0].reason
-    spawner.close()
+    [failure] = _failures_of_spawning(api, 1)
+    assert failure.reason == 'POST /workers for worker 0 failed: HTTP 403: {"message": "scripted"}'
     assert dict(api.attempts) == {0: 1}
 
 
