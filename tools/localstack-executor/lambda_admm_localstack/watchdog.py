@@ -14,24 +14,15 @@ import threading
 import time
 
 from localstack.runtime import hooks
+from psutil import pid_exists  # a dependency of localstack-core
 
 LOG = logging.getLogger(__name__)
 POLL_INTERVAL_S = 1.0
 GRACE_PERIOD_S = 20.0
 
 
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _watch(pid: int) -> None:
-    while _process_exists(pid):
+    while pid_exists(pid):
         time.sleep(POLL_INTERVAL_S)
     LOG.warning("Process %s that started LocalStack is gone: shutting down", pid)
     group = os.getpgrp()
