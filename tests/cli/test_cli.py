@@ -185,7 +185,7 @@ def test_injected_faults_are_survived_and_recorded(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        ("explode", "'explode': kind: Input should be 'kill', 'delay' or 'retire'"),
+        ("explode", "'explode': kind: Input should be 'kill', 'delay', 'retire' or 'raise'"),
         ("kill:worker", "expected key=value, got 'worker'"),
         ("delay:probability=2", "probability: Input should be less than or equal to 1"),
     ],
