@@ -66,6 +66,11 @@ log = logging.getLogger("lambda_admm.worker")
 SEND_LINGER_MS = 5_000
 
 
+#: Added to an exception the worker reported to the scheduler as ``failed`` (a spawner that
+#: sees the exception too need not report it again, racing the report's reason).
+REPORTED_NOTE = "reported to the scheduler as failed"
+
+
 class SchedulerSilent(RuntimeError):
     """The scheduler sent nothing for longer than the assignment allows."""
 
@@ -333,6 +338,7 @@ def run_worker(
                 deterministic=deterministic,
             )
         )
+        error.add_note(REPORTED_NOTE)
         raise
     finally:
         connection.close()

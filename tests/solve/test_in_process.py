@@ -98,7 +98,7 @@ def test_a_corrupt_shard_fails_the_solve_at_once_with_the_workers_reason(tmp_pat
     started = time.monotonic()
     with pytest.raises(SolveFailed, match=expected):
         _in_process(spec, max_respawns=1)
-    assert time.monotonic() - started < 10.0
+    assert time.monotonic() - started < 20.0  # ~1 s alone; the bound allows a loaded machine
 
 
 def test_a_worker_that_raises_transiently_is_replaced() -> None:
