@@ -1,6 +1,6 @@
 """Injected faults (``--inject-faults``): the worker side of the fault injector.
 
-``kill`` and ``delay`` rules apply to a slot's first worker only (slot epoch 0):
+``kill``, ``raise`` and ``delay`` rules apply to a slot's first worker only (slot epoch 0):
 a replacement resumes at the iteration that killed its predecessor and must not
 be killed again.  ``retire`` rules apply to every worker: a successor starts
 after the iteration its predecessor retired at, so it cannot loop.  Whether a
@@ -17,6 +17,10 @@ import time
 import numpy as np
 
 from runtime.specs import FaultPlan, FaultRule
+
+
+class InjectedFault(RuntimeError):
+    """Raised by a ``raise`` rule: a transient failure of the worker."""
 
 
 class FaultInjector:
@@ -43,9 +47,11 @@ class FaultInjector:
         ]
 
     def before_compute(self, iteration: int) -> None:
-        """``kill``: die the hard way, as a crashed or reclaimed worker does."""
+        """``kill``: die the hard way, as a crashed or reclaimed worker does; ``raise``: raise."""
         if self._matching("kill", iteration):
             os.kill(os.getpid(), signal.SIGKILL)
+        if self._matching("raise", iteration):
+            raise InjectedFault(f"injected fault at iteration {iteration}")
 
     def before_send(self, iteration: int) -> None:
         """``delay``: straggle."""

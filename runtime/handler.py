@@ -45,7 +45,16 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     time_left = None
     if context is not None:
         time_left = lambda: context.get_remaining_time_in_millis() / 1000.0  # noqa: E731
-    report = run_worker(assignment, time_left=time_left)
+    try:
+        report = run_worker(assignment, time_left=time_left)
+    except Exception as error:  # already reported to the scheduler as ``failed``
+        log.exception("worker %d of solve %s failed", assignment.worker_index, assignment.solve_id)
+        return {
+            "status": "failed",
+            "solve_id": assignment.solve_id,
+            "worker_index": assignment.worker_index,
+            "error": f"{type(error).__name__}: {error}",
+        }
     return {
         "status": report.status,
         "solve_id": assignment.solve_id,

@@ -7,7 +7,9 @@ Worker -> scheduler (DEALER -> ROUTER front):
     ``join``   the worker has loaded its rows and is ready;
     ``update`` Algorithm 2's output for one iteration: ``omega = x + u`` and ``q = ‖x - z‖²``;
     ``loss``   ``Σ_{n in w} w_n loss_n(z)`` at the final z, for the reported objective;
-    ``retire`` no time left for the open iteration: a successor must take the slot.
+    ``retire`` no time left for the open iteration: a successor must take the slot;
+    ``failed`` the worker raised (possibly before it joined): its reason, and whether a
+               replacement would fail the same way (bad data or spec: ``deterministic``).
 
 Scheduler -> workers (PUB, topic = solve id):
     ``iterate``   ``(k, rho, rho_prev, z)``: compute iteration k;
@@ -23,7 +25,6 @@ requires raises :class:`ProtocolError`, and nothing is ever unpickled.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -32,7 +33,19 @@ import msgpack
 import msgpack_numpy
 import numpy as np
 
+from runtime.protocol_fields import (
+    ProtocolError,
+    bool_field,
+    float_field,
+    int_field,
+    positive_field,
+    str_field,
+    vector_field,
+)
 from runtime.specs import PROTOCOL_VERSION
+
+#: The longest failure reason a worker sends (it truncates longer ones).
+MAX_REASON_CHARS = 1000
 
 #: Bytes a message may take beyond its float64 vector (header and scalars).
 MESSAGE_OVERHEAD_BYTES = 4096
@@ -47,10 +60,7 @@ class MessageType(StrEnum):
     TERMINATE = "terminate"
     WELCOME = "welcome"
     REFUSE = "refuse"
-
-
-class ProtocolError(ValueError):
-    """A message that must be dropped; the text says why."""
+    FAILED = "failed"
 
 
 def max_message_bytes(num_features: int) -> int:
@@ -104,6 +114,22 @@ class Retire:
 
 
 @dataclass(frozen=True)
+class Failed:
+    """The worker raised; ``header.iteration`` is the last iteration it completed."""
+
+    header: Header
+    reason: str
+    deterministic: bool  # bad data, bad spec, checksum mismatch: a replacement fails too
+
+    @classmethod
+    def of(cls, header: Header, reason: str, *, deterministic: bool) -> Failed:
+        """A failure report with its reason cut to :data:`MAX_REASON_CHARS`."""
+        if len(reason) > MAX_REASON_CHARS:
+            reason = reason[: MAX_REASON_CHARS - 3] + "..."
+        return cls(header=header, reason=reason, deterministic=deterministic)
+
+
+@dataclass(frozen=True)
 class Iterate:
     iteration: int
     rho: float
@@ -132,7 +158,7 @@ class Refuse:
     reason: str
 
 
-WorkerMessage = Join | Update | LossReport | Retire
+WorkerMessage = Join | Update | LossReport | Retire | Failed
 Broadcast = Iterate | Terminate
 Direct = Welcome | Refuse
 
@@ -169,6 +195,8 @@ def encode_worker_message(message: WorkerMessage) -> bytes:
         )
     elif isinstance(message, LossReport):
         body.update(loss=float(message.loss))
+    elif isinstance(message, Failed):
+        body.update(reason=str(message.reason), deterministic=bool(message.deterministic))
     return _pack(body)
 
 
@@ -253,48 +281,6 @@ def _unpack_for(raw: bytes, *, max_bytes: int, solve_id: str) -> tuple[dict[str,
     return body, kind
 
 
-def _int_field(body: dict[str, Any], name: str, *, low: int, high: int) -> int:
-    value = body.get(name)
-    if type(value) is not int or not low <= value <= high:
-        raise ProtocolError(f"field {name!r} must be an integer in [{low}, {high}], got {value!r}")
-    return value
-
-
-def _float_field(body: dict[str, Any], name: str, *, low: float = -math.inf) -> float:
-    value: Any = body.get(name)
-    if type(value) not in (float, int) or not math.isfinite(value) or value < low:
-        raise ProtocolError(f"field {name!r} must be a finite number >= {low}, got {value!r}")
-    return float(value)
-
-
-def _positive_field(body: dict[str, Any], name: str) -> float:
-    value = _float_field(body, name)
-    if value <= 0.0:
-        raise ProtocolError(f"field {name!r} must be a finite number > 0, got {value!r}")
-    return value
-
-
-def _bool_field(body: dict[str, Any], name: str) -> bool:
-    value = body.get(name, False)
-    if type(value) is not bool:
-        raise ProtocolError(f"field {name!r} must be a boolean, got {value!r}")
-    return value
-
-
-def _vector_field(body: dict[str, Any], name: str, *, length: int) -> np.ndarray:
-    value = body.get(name)
-    if not isinstance(value, np.ndarray):
-        raise ProtocolError(f"field {name!r} must be an array, got {type(value).__name__}")
-    if value.dtype != np.float64 or value.shape != (length,):
-        raise ProtocolError(
-            f"field {name!r} must be float64 of shape ({length},), "
-            f"got {value.dtype} of shape {value.shape}"
-        )
-    if not np.isfinite(value).all():
-        raise ProtocolError(f"field {name!r} has non-finite entries")
-    return value
-
-
 def decode_worker_message(
     raw: bytes, *, solve_id: str, num_workers: int, num_features: int, max_iteration: int
 ) -> WorkerMessage:
@@ -307,9 +293,9 @@ def decode_worker_message(
     header = Header(
         type=kind,
         solve_id=solve_id,
-        worker_index=_int_field(body, "worker", low=0, high=num_workers - 1),
-        iteration=_int_field(body, "iter", low=0, high=max_iteration),
-        slot_epoch=_int_field(body, "epoch", low=0, high=2**31),
+        worker_index=int_field(body, "worker", low=0, high=num_workers - 1),
+        iteration=int_field(body, "iter", low=0, high=max_iteration),
+        slot_epoch=int_field(body, "epoch", low=0, high=2**31),
     )
     if kind is MessageType.JOIN:
         rows = body.get("rows")
@@ -319,18 +305,28 @@ def decode_worker_message(
     if kind is MessageType.UPDATE:
         return Update(
             header=header,
-            omega=_vector_field(body, "omega", length=num_features),
-            primal_sq=_float_field(body, "q", low=0.0),
-            compute_seconds=_float_field(body, "compute_s", low=0.0),
-            idle_seconds=_float_field(body, "idle_s", low=0.0),
-            local_iterations=_int_field(body, "local_iters", low=0, high=2**31),
-            retiring=_bool_field(body, "retiring"),
-            final=_bool_field(body, "final"),
+            omega=vector_field(body, "omega", length=num_features),
+            primal_sq=float_field(body, "q", low=0.0),
+            compute_seconds=float_field(body, "compute_s", low=0.0),
+            idle_seconds=float_field(body, "idle_s", low=0.0),
+            local_iterations=int_field(body, "local_iters", low=0, high=2**31),
+            retiring=bool_field(body, "retiring"),
+            final=bool_field(body, "final"),
         )
     if kind is MessageType.LOSS:
-        return LossReport(header=header, loss=_float_field(body, "loss"))
+        return LossReport(header=header, loss=float_field(body, "loss"))
     if kind is MessageType.RETIRE:
         return Retire(header=header)
+    if kind is MessageType.FAILED:
+        if type(body.get("deterministic")) is not bool:
+            raise ProtocolError(
+                f"field 'deterministic' must be a boolean, got {body.get('deterministic')!r}"
+            )
+        return Failed(
+            header=header,
+            reason=str_field(body, "reason", max_length=MAX_REASON_CHARS),
+            deterministic=bool_field(body, "deterministic"),
+        )
     raise ProtocolError(f"message type {kind} is not sent by workers")
 
 
@@ -341,13 +337,13 @@ def decode_broadcast(frames: list[bytes], *, solve_id: str, num_features: int) -
     body, kind = _unpack_for(
         frames[1], max_bytes=max_message_bytes(num_features), solve_id=solve_id
     )
-    iteration = _int_field(body, "iter", low=0, high=2**31)
-    z = _vector_field(body, "z", length=num_features)
+    iteration = int_field(body, "iter", low=0, high=2**31)
+    z = vector_field(body, "z", length=num_features)
     if kind == MessageType.ITERATE:
         return Iterate(
             iteration=iteration,
-            rho=_positive_field(body, "rho"),
-            rho_prev=_positive_field(body, "rho_prev"),
+            rho=positive_field(body, "rho"),
+            rho_prev=positive_field(body, "rho_prev"),
             z=z,
         )
     if kind == MessageType.TERMINATE:
@@ -368,11 +364,11 @@ def decode_direct(raw: bytes, *, solve_id: str, num_features: int) -> Direct:
         return Refuse(reason=reason)
     if kind != MessageType.WELCOME:
         raise ProtocolError(f"unknown direct message type {kind!r}")
-    last_iteration = _int_field(body, "iter", low=0, high=2**31)
+    last_iteration = int_field(body, "iter", low=0, high=2**31)
     if "x" not in body:
         return Welcome(last_iteration=last_iteration)
     return Welcome(
         last_iteration=last_iteration,
-        x=_vector_field(body, "x", length=num_features),
-        u=_vector_field(body, "u", length=num_features),
+        x=vector_field(body, "x", length=num_features),
+        u=vector_field(body, "u", length=num_features),
     )

@@ -135,10 +135,11 @@ class FaultRule(_Frozen):
 
     ``kill`` SIGKILLs the worker as it receives the iteration; ``delay`` sleeps
     ``seconds`` before sending the update (a straggler); ``retire`` makes the worker
-    hand off and exit after the iteration, as if its time limit had come.
+    hand off and exit after the iteration, as if its time limit had come; ``raise``
+    makes the worker raise (a transient error: it reports a non-deterministic failure).
     """
 
-    kind: Literal["kill", "delay", "retire"]
+    kind: Literal["kill", "delay", "retire", "raise"]
     worker: int | None = Field(default=None, ge=0, description="None: every worker")
     iteration: int | None = Field(default=None, ge=1, description="None: every iteration")
     probability: float = Field(default=1.0, ge=0.0, le=1.0)
@@ -169,7 +170,7 @@ class WorkerAssignment(_Frozen):
     )
     retire_margin_seconds: float = Field(default=10.0, ge=0.0)
     handoff_lead_seconds: float = Field(default=30.0, ge=0.0)
-    scheduler_silence_seconds: float = Field(default=120.0, gt=0.0)
+    scheduler_silence_seconds: float = Field(default=20.0, gt=0.0)
     faults: FaultPlan = FaultPlan()
 
     @model_validator(mode="after")

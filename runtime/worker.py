@@ -32,11 +32,13 @@ from typing import Literal
 
 import numpy as np
 import zmq
+from pydantic import ValidationError
 
 from runtime.faults import FaultInjector
 from runtime.local_solver import solve_local
 from runtime.losses import data_objective
 from runtime.protocol import (
+    Failed,
     Header,
     Iterate,
     Join,
@@ -62,6 +64,11 @@ log = logging.getLogger("lambda_admm.worker")
 
 #: How long a worker waits for its final messages to leave before closing.
 SEND_LINGER_MS = 5_000
+
+
+#: Added to an exception the worker reported to the scheduler as ``failed`` (a spawner that
+#: sees the exception too need not report it again, racing the report's reason).
+REPORTED_NOTE = "reported to the scheduler as failed"
 
 
 class SchedulerSilent(RuntimeError):
@@ -109,6 +116,16 @@ class _Connection:
         self.receiver.close(linger=0)
 
 
+def _header(assignment: WorkerAssignment, kind: MessageType, iteration: int) -> Header:
+    return Header(
+        type=kind,
+        solve_id=assignment.solve_id,
+        worker_index=assignment.worker_index,
+        iteration=iteration,
+        slot_epoch=assignment.slot_epoch,
+    )
+
+
 class _Worker:
     """One worker's state and its loop."""
 
@@ -142,13 +159,7 @@ class _Worker:
         self.rho_last: float | None = None  # the ρ of this worker's previous update
 
     def header(self, kind: MessageType, iteration: int) -> Header:
-        return Header(
-            type=kind,
-            solve_id=self.assignment.solve_id,
-            worker_index=self.assignment.worker_index,
-            iteration=iteration,
-            slot_epoch=self.assignment.slot_epoch,
-        )
+        return _header(self.assignment, kind, iteration)
 
     def report(self, status: Literal["done", "retired", "refused"]):
         return WorkerReport(
@@ -307,9 +318,28 @@ def run_worker(
     if time_left is None and assignment.time_limit_seconds is not None:
         deadline = time.monotonic() + assignment.time_limit_seconds
         time_left = lambda: deadline - time.monotonic()  # noqa: E731
+    # Connected before the rows load, so that bad data can be reported (Lithops' ``__end__``).
     connection = _Connection(assignment, context or zmq.Context.instance())
+    worker: _Worker | None = None
     try:
-        return _Worker(assignment, connection, time_left).run()
+        worker = _Worker(assignment, connection, time_left)
+        return worker.run()
+    except SchedulerSilent:
+        raise  # nobody is listening any more
+    except Exception as error:
+        # Bad data or a bad spec fail every replacement the same way; anything else may pass.
+        deterministic = worker is None and isinstance(error, ValueError | ValidationError)
+        last = 0 if worker is None else worker.last_iteration
+        log.error("worker %d failed: %r", assignment.worker_index, error)
+        connection.send(
+            Failed.of(
+                _header(assignment, MessageType.FAILED, last),
+                f"{type(error).__name__}: {error}",
+                deterministic=deterministic,
+            )
+        )
+        error.add_note(REPORTED_NOTE)
+        raise
     finally:
         connection.close()
 

@@ -37,7 +37,7 @@ from runtime.specs import WorkerAssignment
 from scheduler_host.assignments import build_assignment
 from scheduler_host.results import IterationRecord, SolveResult, WorkerIteration
 from scheduler_host.solve.global_step import global_step, has_converged, penalty_of
-from scheduler_host.solve.masters import Event, JoinArrived, UpdateArrived
+from scheduler_host.solve.masters import Event, FailedArrived, JoinArrived, UpdateArrived
 from scheduler_host.solve.membership import Membership, OpenIteration
 from scheduler_host.solve.options import ProgressCallback, SchedulerOptions, SolveFailed
 from scheduler_host.solve.transport import SolveTransport
@@ -151,6 +151,8 @@ class Coordinator:
                 )
             )
             self.membership.on_update(event)
+        elif isinstance(event, FailedArrived):
+            self.membership.on_failed(event.failed, event.peer)
         elif isinstance(event, Retire):
             self.membership.on_retire(event.header.worker_index)
         elif isinstance(event, LossReport) and self.phase is Phase.FINISHING:
@@ -159,6 +161,11 @@ class Coordinator:
     # -- the three phases -----------------------------------------------------------------
     def _join_all(self) -> None:
         started = time.monotonic()
+        # A keep-alive while workers join: iteration 0, which workers skip, repeated so an
+        # early joiner waiting for slow ones does not take the scheduler for gone.
+        self.transport.broadcaster.send(
+            Iterate(iteration=0, rho=self.rho, rho_prev=self.rho, z=self.z)
+        )
         self.membership.spawn_all()
         # Replacements during start-up are bounded by max_respawns x join timeout.
         deadline = started + self.options.join_timeout_seconds * (self.options.max_respawns + 1)

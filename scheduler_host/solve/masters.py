@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import zmq
 
-from runtime.protocol import Join, ProtocolError, Update, WorkerMessage
+from runtime.protocol import Failed, Join, ProtocolError, Update, WorkerMessage
 from scheduler_host.solve.security import SolveKeys
 from scheduler_host.solve.slots import SlotRegistry, UpdateSlots
 
@@ -71,7 +71,15 @@ class DropCounter:
             return self._count
 
 
-Event = UpdateArrived | JoinArrived | WorkerMessage
+@dataclass(frozen=True)
+class FailedArrived:
+    """A worker's failure report; membership checks its epoch and peer (it may not have joined)."""
+
+    failed: Failed
+    peer: bytes
+
+
+Event = UpdateArrived | JoinArrived | FailedArrived | WorkerMessage
 
 
 class IterationLedger:
@@ -157,6 +165,9 @@ class Master(threading.Thread):
             self._check_key(message, client_key.decode())
             if isinstance(message, Join):
                 self._events.put(JoinArrived(join=message, peer=peer))
+                return
+            if isinstance(message, Failed):
+                self._events.put(FailedArrived(failed=message, peer=peer))
                 return
             header = message.header
             refusal = self._registry.admits(header.worker_index, header.slot_epoch, peer)

@@ -6,7 +6,8 @@ worker whose process died, that missed its compute deadline or that never joined
 (through the same spawner, at most ``max_respawns`` times per slot after
 failures), and promotes a successor when a holder retires.  The coordinator
 reports what arrived (:meth:`Membership.on_join`, :meth:`Membership.on_update`,
-:meth:`Membership.on_retire`) and asks :meth:`Membership.check` on each wake-up;
+:meth:`Membership.on_retire`, :meth:`Membership.on_failed`) and asks
+:meth:`Membership.check` on each wake-up;
 masters read the holders through the registry's lock.
 
 Like ipyparallel's heart monitor, it keeps membership out of the iteration loop:
@@ -21,7 +22,7 @@ import time
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
-from runtime.protocol import Join, Refuse, Welcome
+from runtime.protocol import Failed, Join, Refuse, Welcome
 from runtime.specs import WorkerAssignment
 from scheduler_host.solve.masters import UpdateArrived
 from scheduler_host.solve.options import SchedulerOptions, SolveFailed
@@ -135,6 +136,29 @@ class Membership:
         """A holder left before computing: counted like a failure, so a time limit below the
         retirement margin cannot respawn workers forever."""
         self._vacate(self._slots[worker_index], "retired before computing")
+
+    def on_failed(self, failed: Failed, peer: bytes) -> None:
+        """A worker reported that it raised, maybe before it joined.
+
+        Deterministic (bad data or spec): every replacement would fail alike, so the
+        solve fails now.  Otherwise the slot's holder or pending successor is replaced.
+        A report from a peer other than the one holding that epoch is ignored.
+        """
+        header = failed.header
+        slot = self._slots[header.worker_index]
+        epoch = header.slot_epoch
+        if epoch not in (slot.epoch, slot.successor_epoch):
+            return
+        if failed.deterministic:
+            raise SolveFailed(f"worker {slot.index} failed: {failed.reason}")
+        if epoch == slot.epoch and (
+            slot.state is SlotState.SPAWNED
+            or (slot.state is not SlotState.VACANT and peer == slot.peer)
+        ):
+            self._vacate(slot, f"failed: {failed.reason}")
+        elif epoch == slot.successor_epoch and slot.successor_peer in (None, peer):
+            slot.successor_epoch = slot.successor_peer = None
+            self._replace(slot, f"replacement failed: {failed.reason}", failure=True)
 
     # -- liveness ----------------------------------------------------------------------------
     def check(self, open_iteration: OpenIteration | None) -> None:

@@ -14,6 +14,9 @@ class SolveFailed(RuntimeError):
     """The solve cannot finish (a slot ran out of replacements, or a deadline passed)."""
 
 
+#: Worker silence timeout over the longest rebroadcast pause, at least.
+SILENCE_PER_REBROADCAST = 3
+
 ProgressCallback = Callable[[IterationRecord], None]
 
 
@@ -25,7 +28,9 @@ class SchedulerOptions:
     recent compute time (at least ``worker_deadline_floor_seconds``) after an
     iteration opened is declared dead and replaced, as is one that does not
     join within ``join_timeout_seconds``; each slot is replaced at most
-    ``max_respawns`` times.
+    ``max_respawns`` times.  Workers leave after ``scheduler_silence_seconds``
+    without a broadcast (at least 3 rebroadcast pauses), so a crashed scheduler's
+    workers do not linger.
     """
 
     bind_host: str = "127.0.0.1"
@@ -44,8 +49,18 @@ class SchedulerOptions:
     worker_time_limit_seconds: float | None = None
     retire_margin_seconds: float = 10.0
     handoff_lead_seconds: float = 30.0
-    scheduler_silence_seconds: float = 120.0
+    scheduler_silence_seconds: float = 20.0
     faults: FaultPlan = field(default_factory=FaultPlan)
+
+    def __post_init__(self) -> None:
+        # Workers leave after this much silence; the scheduler repeats its broadcast at
+        # most every max_rebroadcast_seconds, so a healthy idle worker hears it 3 times.
+        floor = SILENCE_PER_REBROADCAST * self.max_rebroadcast_seconds
+        if self.scheduler_silence_seconds < floor:
+            raise ValueError(
+                f"scheduler_silence_seconds must be >= {SILENCE_PER_REBROADCAST} x "
+                f"max_rebroadcast_seconds = {floor:g}, got {self.scheduler_silence_seconds:g}"
+            )
 
     def worker_options(self) -> dict[str, Any]:
         """What each spawn request carries besides the spec."""

@@ -12,7 +12,7 @@ import logging
 import threading
 
 from runtime.specs import WorkerAssignment
-from runtime.worker import run_worker
+from runtime.worker import REPORTED_NOTE, run_worker
 from scheduler_host.spawners.base import SpawnFailure
 
 log = logging.getLogger("lambda_admm.spawner")
@@ -21,7 +21,8 @@ JOIN_SECONDS = 10.0
 
 
 class ThreadSpawner:
-    """Runs workers on daemon threads; a worker that raises is reported as failed."""
+    """Runs workers on daemon threads; a worker that raises without having reported its
+    failure to the scheduler is reported as failed."""
 
     def __init__(self) -> None:
         self._threads: dict[tuple[int, int], threading.Thread] = {}
@@ -47,6 +48,8 @@ class ThreadSpawner:
             report = run_worker(assignment)
         except Exception as error:
             log.warning("worker %d.%d raised: %r", *key, error)
+            if REPORTED_NOTE in getattr(error, "__notes__", ()):
+                return  # the scheduler has the reason from the worker itself
             with self._lock:
                 self._errors[key] = error
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import numpy as np
@@ -185,7 +186,7 @@ def test_injected_faults_are_survived_and_recorded(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("rule", "message"),
     [
-        ("explode", "'explode': kind: Input should be 'kill', 'delay' or 'retire'"),
+        ("explode", "'explode': kind: Input should be 'kill', 'delay', 'retire' or 'raise'"),
         ("kill:worker", "expected key=value, got 'worker'"),
         ("delay:probability=2", "probability: Input should be less than or equal to 1"),
     ],
@@ -194,3 +195,46 @@ def test_bad_fault_rules_name_the_flag(rule: str, message: str, tmp_path: Path) 
     result = runner.invoke(app, ["solve", *SMALL, "--inject-faults", rule])
     assert result.exit_code == 2
     assert "--inject-faults" in _plain(result.output) and message in _plain(result.output)
+
+
+def test_a_corrupt_shard_fails_the_solve_within_seconds_with_its_reason(tmp_path: Path) -> None:
+    # Before workers reported failures: the 300 s join timeout once per replacement (~20 min).
+    from sklearn.datasets import dump_svmlight_file
+
+    from runtime.generator import generate_rows
+
+    data = generate_rows(samples=300, features=20, density=0.2, seed=2, start=0, stop=300)
+    dump_svmlight_file(data.features, data.labels, str(tmp_path / "d.svm"))
+    prepared = runner.invoke(
+        app, ["data", "prepare", str(tmp_path / "d.svm"), str(tmp_path / "ds"), "--workers", "2"]
+    )
+    assert prepared.exit_code == 0, prepared.output
+    shard = tmp_path / "ds" / "shard-00001.npz"
+    shard.write_bytes(shard.read_bytes()[:-9] + b"corrupted")
+    started = time.monotonic()
+    result = runner.invoke(app, ["solve", "--shards", str(tmp_path / "ds"), "--workers", "2"])
+    assert time.monotonic() - started < 15.0
+    assert result.exit_code != 0
+    assert "worker 1 failed: ValueError: shard shard-00001.npz failed its sha256 check: " in _plain(
+        str(result.output) + str(result.exception)
+    )
+
+
+def test_a_transient_worker_error_is_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        [
+            "solve",
+            *SMALL,
+            "--workers",
+            "3",
+            "--out",
+            str(out),
+            "--inject-faults",
+            "raise:worker=1:iteration=2",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    body = json.loads((out / "result.json").read_text())
+    assert body["converged"] is True and body["replacements"] == 1

@@ -233,3 +233,29 @@ def test_prepared_dataset_is_solved_by_workers_reading_their_own_shards(
     reference = evidence.solve_locally(local_spec, tmp_path / "local")
     assert status.objective == pytest.approx(reference.objective, rel=1e-9, abs=0)
     assert evidence.queue_counts(stack) == EMPTY_QUEUE
+
+
+def test_a_corrupt_shard_fails_the_solve_within_seconds_with_its_reason(
+    deployed_stack: DeployedStack, service: ServiceProcess, api_credentials: None, tmp_path: Path
+) -> None:
+    # Before the Lambda worker reported failures: 300 s join timeout per replacement (~20 min).
+    stack, workers = deployed_stack, 2
+    source = tmp_path / "train.svm"
+    _write_svmlight(source, samples=400, features=20)
+    name = f"corrupt-{uuid.uuid4().hex[:8]}"
+    prefix = f"s3://{stack.bucket}/datasets/{name}"
+    _cli("data", "prepare", str(source), prefix, "--workers", str(workers), env=stack.aws_env())
+    key = f"datasets/{name}/shard-00001.npz"
+    blob = evidence.read_object(stack, key)
+    stack.client("s3").put_object(Bucket=stack.bucket, Key=key, Body=blob[:-9] + b"corrupted")
+
+    submit = ["submit", "--api", stack.api_url, "--shards", prefix, "--workers", str(workers)]
+    solve_id = _cli(*submit, env=stack.aws_env()).strip()
+    status = evidence.wait_finished(stack, solve_id, timeout_s=60)
+    assert status.status == "failed", status
+    assert status.reason is not None
+    assert status.reason.startswith(
+        "worker 1 failed: ValueError: shard shard-00001.npz failed its sha256 check: "
+    ), status.reason
+    assert status.finished_at is not None and status.started_at is not None
+    assert (status.finished_at - status.started_at).total_seconds() < 30.0

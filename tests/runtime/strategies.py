@@ -16,6 +16,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from runtime.protocol import (
+    MAX_REASON_CHARS,
+    Failed,
     Header,
     Iterate,
     Join,
@@ -99,6 +101,15 @@ class WireStrategies:
             MessageType.LOSS: st.builds(
                 LossReport, header=headers(MessageType.LOSS), loss=finite_floats
             ),
+            MessageType.FAILED: st.builds(
+                Failed,
+                header=headers(MessageType.FAILED),
+                reason=st.one_of(
+                    st.text(max_size=64),
+                    st.text(min_size=MAX_REASON_CHARS, max_size=MAX_REASON_CHARS),
+                ),
+                deterministic=st.booleans(),
+            ),
             MessageType.ITERATE: st.builds(
                 Iterate,
                 iteration=st.integers(0, INT_MAX),
@@ -116,7 +127,12 @@ class WireStrategies:
         self.worker_messages = st.one_of(
             *(
                 self.messages[kind]
-                for kind in (MessageType.UPDATE, MessageType.JOIN, MessageType.LOSS)
+                for kind in (
+                    MessageType.UPDATE,
+                    MessageType.JOIN,
+                    MessageType.LOSS,
+                    MessageType.FAILED,
+                )
             )
         )
         self.broadcasts = st.one_of(
@@ -261,7 +277,14 @@ class WireStrategies:
             "rho": self._float_misses(),
             "rho_prev": self._float_misses(),
             "local_iters": self._int_misses(INT_MAX),
-            "reason": st.one_of(st.text(max_size=8), self.junk_values),
+            "reason": st.one_of(
+                st.text(max_size=8),
+                st.text(min_size=MAX_REASON_CHARS + 1, max_size=MAX_REASON_CHARS + 8),
+                self.junk_values,
+            ),
+            "deterministic": st.one_of(
+                st.sampled_from([None, 0, 1, "true", b"\x01", [True]]), self.tricky_scalars
+            ),
         }
         self.valid_worker_raw = self.worker_messages.map(encode_worker_message)
         self.valid_broadcast_bodies = self.broadcasts.map(

@@ -65,7 +65,7 @@ class HandlerThreadSpawner:
         found = [
             SpawnFailure(worker_index=index, slot_epoch=epoch, reason=str(outcome))
             for (index, epoch), outcome in self.outcomes.items()
-            if outcome["status"] == "error" and (index, epoch) not in self._reported
+            if outcome["status"] in ("error", "failed") and (index, epoch) not in self._reported
         ]
         self._reported.update((f.worker_index, f.slot_epoch) for f in found)
         return found
@@ -101,7 +101,9 @@ def test_a_worker_without_time_for_an_iteration_retires_and_is_replaced() -> Non
         SolveFailed, match=r"worker \d: retired before computing; gave up after 1 replacements"
     ):
         # Workers left waiting when the solve gives up exit after 2 s of silence.
-        options = SchedulerOptions(max_respawns=1, scheduler_silence_seconds=2.0)
+        options = SchedulerOptions(
+            max_respawns=1, scheduler_silence_seconds=2.0, max_rebroadcast_seconds=0.5
+        )
         run_solve(spec, spawner=spawner, options=options)
     statuses = {key: outcome["status"] for key, outcome in spawner.outcomes.items()}
     assert {statuses[index, 0] for index in range(2)} == {"retired"}

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
+
 import msgpack
 import numpy as np
 import pytest
 
 from runtime.protocol import (
+    MAX_REASON_CHARS,
+    Failed,
     Header,
     Iterate,
     Join,
@@ -143,4 +147,37 @@ def test_object_arrays_are_never_unpickled() -> None:
 def test_oversized_messages_are_refused_before_decoding() -> None:
     raw = b"\x00" * (max_message_bytes(D) + 1)
     with pytest.raises(ProtocolError, match=f"exceeds the limit of {max_message_bytes(D)}"):
+        _decode(raw)
+
+
+def _failed_header() -> Header:
+    return Header(type=MessageType.FAILED, solve_id=SOLVE, worker_index=2, iteration=0)
+
+
+def test_a_failure_report_round_trips_and_its_reason_is_cut_by_the_sender() -> None:
+    failed = Failed.of(_failed_header(), "x" * 5000, deterministic=True)
+    assert len(failed.reason) == MAX_REASON_CHARS and failed.reason.endswith("...")
+    assert _decode(encode_worker_message(failed)) == failed
+    short = Failed.of(_failed_header(), "ValueError: bad shard", deterministic=False)
+    assert _decode(encode_worker_message(short)) == short
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (
+            {"reason": "y" * 1001},
+            "field 'reason' must be a string of at most 1000 characters, got 'yyyy",
+        ),
+        ({"reason": 7}, "field 'reason' must be a string of at most 1000 characters, got 7"),
+        ({"deterministic": 1}, "field 'deterministic' must be a boolean, got 1"),
+        ({"deterministic": None}, "field 'deterministic' must be a boolean, got None"),
+    ],
+)
+def test_a_malformed_failure_report_is_refused(change: dict, error: str) -> None:
+    body = msgpack.unpackb(
+        encode_worker_message(Failed.of(_failed_header(), "r", deterministic=True))
+    )
+    raw = msgpack.packb({**body, **change})
+    with pytest.raises(ProtocolError, match="^" + re.escape(error)):
         _decode(raw)

@@ -103,7 +103,7 @@ def _one_field_changed(draw: st.DrawFn, key: str, kinds: tuple[MessageType, ...]
     return packed(body)
 
 
-_WORKER_KINDS = (MessageType.UPDATE, MessageType.JOIN, MessageType.LOSS)
+_WORKER_KINDS = (MessageType.UPDATE, MessageType.JOIN, MessageType.LOSS, MessageType.FAILED)
 _BROADCAST_KINDS = (MessageType.ITERATE, MessageType.TERMINATE)
 
 

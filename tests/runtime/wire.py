@@ -24,6 +24,8 @@ from hypothesis import HealthCheck, event, settings
 
 from runtime import protocol
 from runtime.protocol import (
+    MAX_REASON_CHARS,
+    Failed,
     Iterate,
     Join,
     LossReport,
@@ -47,12 +49,16 @@ KEYS_OF = {
     MessageType.UPDATE: (*HEADER_KEYS, "omega", "q", "compute_s", "idle_s", "local_iters"),
     MessageType.JOIN: (*HEADER_KEYS, "rows"),
     MessageType.LOSS: (*HEADER_KEYS, "loss"),
+    MessageType.FAILED: (*HEADER_KEYS, "reason", "deterministic"),
     MessageType.ITERATE: ("v", "type", "solve", "iter", "rho", "rho_prev", "z"),
     MessageType.TERMINATE: ("v", "type", "solve", "iter", "z", "reason"),
 }
 WORKER_KEYS = tuple(
     dict.fromkeys(
-        KEYS_OF[MessageType.UPDATE] + KEYS_OF[MessageType.JOIN] + KEYS_OF[MessageType.LOSS]
+        KEYS_OF[MessageType.UPDATE]
+        + KEYS_OF[MessageType.JOIN]
+        + KEYS_OF[MessageType.LOSS]
+        + KEYS_OF[MessageType.FAILED]
     )
 )
 BROADCAST_KEYS = tuple(dict.fromkeys(KEYS_OF[MessageType.ITERATE] + KEYS_OF[MessageType.TERMINATE]))
@@ -159,6 +165,10 @@ def check_worker_message(wire: Wire, message: object) -> None:
     elif isinstance(message, LossReport):
         assert header.type is MessageType.LOSS
         _check_float(message.loss)
+    elif isinstance(message, Failed):
+        assert header.type is MessageType.FAILED
+        assert isinstance(message.reason, str) and len(message.reason) <= MAX_REASON_CHARS
+        assert type(message.deterministic) is bool
     # Whatever was accepted re-encodes to the very same message.
     assert_same_message(wire.decode(encode_worker_message(message)), message)
 

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from zmq.utils.monitor import recv_monitor_message
 
 from runtime.protocol import (
+    Failed,
     Header,
     Join,
     LossReport,
@@ -170,6 +171,13 @@ def _verdict(raw: bytes, *, owner: int | None, final: int, closed_up_to: int) ->
         verdict = "harmless"  # it only times the cold start
     elif isinstance(message, LossReport):
         verdict = "withheld" if iteration == final else "harmless"  # other iterations are ignored
+    elif isinstance(message, Failed):
+        # Ignored unless for a slot's current epoch (0: no replacement here) and, once the
+        # holder joined (closed_up_to >= 1), deterministic; else it fails or vacates the slot.
+        ignored = message.header.slot_epoch != 0 or (
+            closed_up_to >= 1 and not message.deterministic
+        )
+        verdict = "harmless" if ignored else "withheld"
     elif not isinstance(message, Update):
         verdict = "withheld"  # a message type this test does not know: do not risk it
     elif iteration == 0:
