@@ -14,6 +14,10 @@ class SolveFailed(RuntimeError):
     """The solve cannot finish (a slot ran out of replacements, or a deadline passed)."""
 
 
+class SolveCancelled(RuntimeError):
+    """Raised by a progress callback to stop the solve; ``run_solve`` stops its workers."""
+
+
 ProgressCallback = Callable[[IterationRecord], None]
 
 
