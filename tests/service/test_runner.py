@@ -265,3 +265,46 @@ def test_a_job_cancelled_before_it_starts_ends_cancelled_without_running(
     assert status.status is SolveState.CANCELLED
     assert status.reason == "cancelled before it started" and status.started_at is None
     assert runner.solves_finished == 0 and _queue_is_empty(aws)
+
+
+def test_a_running_solve_is_cancelled_between_iterations_and_its_workers_stop(
+    aws: dict[str, Any], tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    solve_id = "2" * 32
+    endless = {**SPEC, "samples": 20000, "eps_primal": 1e-300, "eps_dual": 1e-300}
+    _enqueue(
+        aws,
+        JobMessage(
+            solve_id=solve_id, spec=SolveSpec.model_validate(endless | {"max_iter": 100000})
+        ),
+    )
+    runner = _runner(aws, tmp_path)
+    spawners: list[LocalProcessSpawner] = []
+
+    def make_spawner() -> LocalProcessSpawner:
+        spawners.append(LocalProcessSpawner(log_directory=tmp_path))
+        return spawners[-1]
+
+    runner._make_spawner = make_spawner
+    runner.config = runner.config.model_copy(update={"status_interval_seconds": 0.0})
+    worker = threading.Thread(target=runner.run_once)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        body = aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix=f"results/{solve_id}/")
+        if body.get("KeyCount") and _status(aws, solve_id).iteration is not None:
+            break
+        time.sleep(0.1)
+    aws["s3"].put_object(Bucket=BUCKET, Key=f"results/{solve_id}/cancel", Body=b"{}")
+    cancelled_at = time.monotonic()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert time.monotonic() - cancelled_at < 5
+    status = _status(aws, solve_id)
+    assert status.status is SolveState.CANCELLED and status.reason == "cancelled by request"
+    (spawner,) = spawners
+    assert all(code is not None for code in spawner.exit_codes().values())
+    assert _queue_is_empty(aws)
