@@ -2,8 +2,10 @@
 
 - :class:`JobMessage`: the SQS message the intake sends and :class:`JobRunner` receives;
 - :class:`SolveStatus`: the object at :func:`status_key` (``results/<id>/status.json``),
-  written queued by the intake, running / done / failed by the host, served by
-  ``GET /solves/{id}`` and read by ``lambda-admm status``.
+  written queued by the intake, running / done / failed / cancelled by the host, served by
+  ``GET /solves/{id}`` and read by ``lambda-admm status``;
+- :class:`CancelRequest`: the marker at :func:`cancel_key` (``results/<id>/cancel``) that
+  ``DELETE /solves/{id}`` leaves for the host, which stops the solve when it sees it.
 
 Both carry a ``version``; a reader refuses a version it does not know. Pure pydantic (no
 numpy): the intake Lambda imports this module.
@@ -22,6 +24,7 @@ from scheduler_host.solve_spec import SolveSpec, describe_validation_error
 
 JOB_VERSION: Literal[1] = 1
 STATUS_VERSION: Literal[1] = 1
+CANCEL_VERSION: Literal[1] = 1
 RESULTS_PREFIX = "results"
 
 #: What ``POST /solves`` hands out: 32 lowercase hex digits (a uuid4), safe in an S3 key.
@@ -37,6 +40,11 @@ def results_key(solve_id: str, name: str) -> str:
 def status_key(solve_id: str) -> str:
     """``results/<id>/status.json``, where a solve's :class:`SolveStatus` is kept."""
     return results_key(solve_id, "status.json")
+
+
+def cancel_key(solve_id: str) -> str:
+    """``results/<id>/cancel``, where ``DELETE /solves/{id}`` leaves a :class:`CancelRequest`."""
+    return results_key(solve_id, "cancel")
 
 
 def now() -> datetime:
@@ -130,7 +138,11 @@ class SolveStatus(BaseModel):
     objective: float | None = None
     iterations: int | None = Field(default=None, ge=0)
     converged: bool | None = None
-    reason: str | None = Field(default=None, description="why the solve failed or was cancelled")
+    reason: str | None = Field(
+        default=None,
+        description="why the solve failed or was cancelled; when queued again, why the last "
+        "delivery crashed",
+    )
     x: str | None = Field(default=None, description="s3:// URI of x.npy")
     result: str | None = Field(default=None, description="s3:// URI of result.json")
 
@@ -156,3 +168,13 @@ class SolveStatus(BaseModel):
     def to_json(self) -> str:
         """The stored and served form (unset fields left out)."""
         return self.model_dump_json(exclude_none=True)
+
+
+class CancelRequest(BaseModel):
+    """A user's request to stop a solve, kept at :func:`cancel_key`; its presence is the request."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    version: Literal[1] = CANCEL_VERSION
+    solve_id: SolveId
+    requested_at: AwareDatetime

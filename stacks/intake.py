@@ -32,6 +32,8 @@ class JobIntake(Construct):
         Solve jobs ``{"solve_id", "spec"}``; consumed by the scheduler host.
     dead_letter_queue:
         Jobs received :data:`MAX_RECEIVES` times without being deleted.
+    max_receives:
+        :data:`MAX_RECEIVES`, which the scheduler host is given (its last delivery gives up).
     code:
         Its code and layer: only the files :data:`HANDLER` imports, over pydantic alone.
     function:
@@ -49,6 +51,7 @@ class JobIntake(Construct):
         bucket_name: str,
     ) -> None:
         super().__init__(scope, construct_id)
+        self.max_receives = MAX_RECEIVES
         self.code = code = LambdaCode(
             self,
             "Code",

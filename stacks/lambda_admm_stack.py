@@ -75,6 +75,7 @@ class LambdaAdmmStack(Stack):
             queue_url=self.intake.queue.queue_url,
             bucket_name=self.data.bucket.bucket_name,
             api_url=self.trigger_api.api.url,
+            max_receives=self.intake.max_receives,
         )
 
         # Who may touch what.

@@ -65,6 +65,7 @@ class SchedulerInstance(Construct):
         queue_url: str,
         bucket_name: str,
         api_url: str,
+        max_receives: int,
     ) -> None:
         super().__init__(scope, construct_id)
         # All outbound: PyPI and dnf at boot; SQS, S3, API Gateway, logs.
@@ -115,6 +116,8 @@ class SchedulerInstance(Construct):
             "AWS_REGION": Stack.of(self).region,
             "FRONT_PORT": str(front_port),
             "BROADCAST_PORT": str(broadcast_port),
+            # The job queue's maxReceiveCount: the service's last delivery gives up.
+            "MAX_RECEIVES": str(max_receives),
         }
         self.instance = ec2.Instance(
             self,

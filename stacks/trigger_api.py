@@ -150,7 +150,9 @@ class TriggerApi(Construct):
             request_validator=validator,
             request_models={"application/json": json_object},
         )
-        self.status_method = solves.add_resource("{id}").add_method("GET", intake)
+        solve = solves.add_resource("{id}")
+        self.status_method = solve.add_method("GET", intake)
+        self.cancel_method = solve.add_method("DELETE", intake)
 
     def grant_invoke_workers(self, grantee: iam.IGrantable) -> None:
         """Allow ``execute-api:Invoke`` on ``POST /workers`` of this API's stage, nothing else."""

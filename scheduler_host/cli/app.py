@@ -32,6 +32,8 @@ app.add_typer(data_app, name="data")
 cli_remote.register(app)
 
 console = Console(stderr=True)
+#: The shell's code for a process ended by SIGINT (128 + 2).
+INTERRUPTED_EXIT_CODE = 130
 
 
 def run_solve_command(
@@ -65,6 +67,9 @@ def run_solve_command(
     except SolveFailed as error:
         console.print(f"[red]solve failed:[/red] {error}")
         raise typer.Exit(code=1) from None
+    except KeyboardInterrupt:  # run_solve has told the workers to stop and stopped its own
+        console.print("interrupted: the solve was stopped, and its workers with it")
+        raise typer.Exit(code=INTERRUPTED_EXIT_CODE) from None
     typer.echo(result.summary())
     if out is not None:
         write_result(out, result, spec=spec_as_json(spec))

@@ -1,4 +1,4 @@
-"""Commands that talk to AWS: ``submit`` and ``status`` (clients), ``serve`` (the host daemon)."""
+"""Commands that talk to AWS: ``submit``, ``status``, ``cancel`` (clients), ``serve`` (the host)."""
 
 from __future__ import annotations
 
@@ -57,6 +57,25 @@ def fetch_status(*, api: str, solve_id: str, region: str | None) -> SolveStatus:
         raise typer.BadParameter(f"the API answered an invalid status object: {detail}") from None
 
 
+def cancel_solve(*, api: str, solve_id: str, region: str | None) -> str:
+    """``DELETE /solves/{id}``; returns the state the API reports (``cancelled``, ``cancelling``).
+
+    Raises :class:`typer.BadParameter` with the API's reason if it refuses: the solve ended
+    already (409), or is unknown (404).
+    """
+    response = _signed_call("DELETE", f"{api.rstrip('/')}/solves/{solve_id}", region=region)
+    if response.status_code != 202:
+        try:
+            reason = str(response.json()["error"])
+        except (ValueError, KeyError, TypeError):
+            reason = response.text
+        raise typer.BadParameter(
+            f"the API answered {response.status_code}: {reason}", param_hint="SOLVE_ID"
+        )
+    state: str = response.json()["status"]
+    return state
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @with_spec_flags
@@ -101,12 +120,33 @@ def register(app: typer.Typer) -> None:
             raise typer.Exit(code=1)
 
     @app.command()
+    def cancel(
+        solve_id: Annotated[str, typer.Argument(help="the id printed by submit")],
+        api: Annotated[str, typer.Option(help="stage URL of the deployed API")],
+        region: Annotated[str | None, typer.Option(help="AWS region of the API")] = None,
+    ) -> None:
+        """Cancel a queued or running solve; `status` then shows it `cancelled`.
+
+        A queued solve is cancelled at once; a running one when the host next checks (between
+        iterations, about every second), after it has told its workers to stop.
+        """
+        state = cancel_solve(api=api, solve_id=solve_id, region=region)
+        typer.echo(f"solve {solve_id}: {state}")
+
+    @app.command()
     def serve(
         queue_url: Annotated[str, typer.Option(envvar="QUEUE_URL")],
         bucket: Annotated[str, typer.Option(envvar="BUCKET")],
         api_url: Annotated[str, typer.Option(envvar="API_URL")],
         region: Annotated[str, typer.Option(envvar="AWS_REGION")],
         advertise_host: Annotated[str, typer.Option(envvar="ADVERTISE_HOST")],
+        max_receives: Annotated[
+            int,
+            typer.Option(
+                envvar="MAX_RECEIVES",
+                help="the job queue's maxReceiveCount: a crash on that delivery fails the job",
+            ),
+        ],
         bind_host: Annotated[str, typer.Option(envvar="BIND_HOST")] = "0.0.0.0",
         front_port: Annotated[int, typer.Option(envvar="FRONT_PORT")] = 5555,
         broadcast_port: Annotated[int, typer.Option(envvar="BROADCAST_PORT")] = 5556,
@@ -115,6 +155,13 @@ def register(app: typer.Typer) -> None:
         visibility_seconds: Annotated[
             int, typer.Option(envvar="VISIBILITY_SECONDS", help="job lease, extended while solving")
         ] = 300,
+        retry_delay_seconds: Annotated[
+            int | None,
+            typer.Option(
+                envvar="RETRY_DELAY_SECONDS",
+                help="seconds until a crashed job is delivered again",
+            ),
+        ] = None,
         insecure: Annotated[bool, typer.Option(help="no CURVE on the ZMQ sockets")] = False,
     ) -> None:
         """The host's scheduler service: run queued solves with Lambda workers."""
@@ -135,7 +182,13 @@ def register(app: typer.Typer) -> None:
                 broadcast_port=broadcast_port,
                 poll_wait_seconds=poll_wait_seconds,
                 visibility_seconds=visibility_seconds,
+                max_receives=max_receives,
                 secure=not insecure,
+                **(
+                    {}
+                    if retry_delay_seconds is None
+                    else {"retry_delay_seconds": retry_delay_seconds}
+                ),
             )
         except ValidationError as error:
             raise typer.BadParameter(describe_validation_error(error)) from None

@@ -6,8 +6,10 @@ import logging
 import signal
 import threading
 
+from runtime.storage import S3Storage
 from scheduler_host.service.health import serve_health
-from scheduler_host.service.runner import JobRunner, ServiceConfig, StatusStore
+from scheduler_host.service.runner import JobRunner, ServiceConfig
+from scheduler_host.service.store import StatusStore
 
 log = logging.getLogger("lambda_admm.service")
 
@@ -39,7 +41,7 @@ def serve(config: ServiceConfig, *, health_port: int) -> None:
     runner = JobRunner(
         config=config,
         sqs=session.client("sqs"),
-        store=StatusStore(s3=session.client("s3"), bucket=config.bucket),
+        store=StatusStore(storage=S3Storage(bucket=config.bucket, client=session.client("s3"))),
         make_spawner=make_spawner,
     )
     stop = threading.Event()
@@ -54,7 +56,7 @@ def serve(config: ServiceConfig, *, health_port: int) -> None:
             "solves_finished": runner.solves_finished,
         },
     )
-    log.info("serving %s", config.queue_url)
+    log.info("serving %s (a job gets %d deliveries)", config.queue_url, config.max_receives)
     try:
         runner.run_forever(stop)
     finally:

@@ -20,9 +20,11 @@ from pydantic import ValidationError
 
 from scheduler_host.jobs import (
     SOLVE_ID_PATTERN,
+    CancelRequest,
     JobMessage,
     SolveState,
     SolveStatus,
+    cancel_key,
     now,
     status_key,
 )
@@ -110,6 +112,29 @@ def status(solve_id: str | None) -> dict[str, Any]:
     return _response(200, current.model_dump(mode="json", exclude_none=True))
 
 
+def cancel(solve_id: str | None) -> dict[str, Any]:
+    """Leave a cancel marker for the host (202); a queued solve is cancelled here at once."""
+    answer = status(solve_id)
+    if answer["statusCode"] != 200:
+        return answer
+    current = SolveStatus.model_validate_json(answer["body"])
+    if current.finished:
+        return _response(409, {"error": f"the solve already ended: {current.status}"})
+    bucket, s3 = os.environ["BUCKET_NAME"], _client("s3")
+    request = CancelRequest(solve_id=current.solve_id, requested_at=now())
+    s3.put_object(Bucket=bucket, Key=cancel_key(current.solve_id), Body=request.model_dump_json())
+    if current.status is not SolveState.QUEUED:
+        return _response(202, {"solve_id": current.solve_id, "status": "cancelling"})
+    cancelled = current.advance(
+        status=SolveState.CANCELLED,
+        reason="cancelled before it started",
+        finished_at=now(),
+        updated_at=now(),
+    )
+    s3.put_object(Bucket=bucket, Key=status_key(current.solve_id), Body=cancelled.to_json())
+    return _response(202, {"solve_id": current.solve_id, "status": "cancelled"})
+
+
 def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
     """Route a REST API proxy event by its resource template and method."""
     route = (event.get("httpMethod"), event.get("resource"))
@@ -117,4 +142,6 @@ def handler(event: dict[str, Any], context: object = None) -> dict[str, Any]:
         return submit(event)
     if route == ("GET", "/solves/{id}"):
         return status((event.get("pathParameters") or {}).get("id"))
+    if route == ("DELETE", "/solves/{id}"):
+        return cancel((event.get("pathParameters") or {}).get("id"))
     return _response(404, {"error": f"no route for {route[0]} {route[1]}"})

@@ -17,6 +17,11 @@ class SolveFailed(RuntimeError):
 #: Worker silence timeout over the longest rebroadcast pause, at least.
 SILENCE_PER_REBROADCAST = 3
 
+
+class SolveCancelled(RuntimeError):
+    """Raised by a progress callback to stop the solve; ``run_solve`` stops its workers."""
+
+
 ProgressCallback = Callable[[IterationRecord], None]
 
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import logging
+import queue
+import time
 import uuid
 
+import numpy as np
+
+from runtime.protocol import LossReport, Terminate
 from scheduler_host.assignments import resolve_dataset
 from scheduler_host.results import SolveResult
 from scheduler_host.solve.coordinator import Coordinator
@@ -14,6 +19,9 @@ from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.base import Spawner
 
 log = logging.getLogger("lambda_admm.scheduler")
+
+#: How long a solve that stops early waits for its workers to acknowledge ``terminate``.
+STOP_GRACE_SECONDS = 1.0
 
 
 def run_solve(
@@ -27,6 +35,8 @@ def run_solve(
     """Run one distributed solve to the end; the spawner is closed when it returns.
 
     Raises :class:`SolveFailed` if a slot runs out of replacements or a deadline passes.
+    Whatever ends it early (that, :class:`SolveCancelled` from ``on_iteration``, Ctrl-C, a
+    bug) first broadcasts ``terminate``, so that no worker lingers, then propagates.
     """
     options = options or SchedulerOptions()
     solve_id = solve_id or uuid.uuid4().hex
@@ -60,6 +70,42 @@ def run_solve(
                 options=options,
                 on_iteration=on_iteration,
             )
-            return coordinator.run()
+            try:
+                return coordinator.run()
+            except BaseException as error:
+                _stop_workers(
+                    transport,
+                    iteration=coordinator.iteration,
+                    z=coordinator.z,
+                    reason=f"stopped: {type(error).__name__}",
+                    num_workers=spec.workers,
+                )
+                raise
     finally:
         spawner.close()
+
+
+def _stop_workers(
+    transport: SolveTransport, *, iteration: int, z: np.ndarray, reason: str, num_workers: int
+) -> None:
+    """Broadcast ``terminate`` and wait up to :data:`STOP_GRACE_SECONDS` for the workers' losses.
+
+    Joined workers leave on it (a worker still computing sees it when its step ends), instead
+    of waiting out their scheduler-silence timeout; the wait lets the broadcast go out before
+    the sockets close.  Dead workers are not replaced any more.
+    """
+    try:
+        transport.broadcaster.send(Terminate(iteration=iteration, z=z, reason=reason))
+        left: set[int] = set()
+        deadline = time.monotonic() + STOP_GRACE_SECONDS
+        while len(left) < num_workers and (remaining := deadline - time.monotonic()) > 0:
+            transport.broadcaster.repeat_if_due()
+            try:
+                event = transport.events.get(timeout=min(0.05, remaining))
+            except queue.Empty:
+                continue
+            if isinstance(event, LossReport):
+                left.add(event.header.worker_index)
+        log.info("solve stopped early (%s); %d of %d workers left", reason, len(left), num_workers)
+    except Exception:  # the original error matters more than a failed goodbye
+        log.exception("could not tell the workers to stop")

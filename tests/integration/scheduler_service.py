@@ -37,6 +37,15 @@ def free_port() -> int:
         return port
 
 
+def queue_max_receives(stack: DeployedStack) -> int:
+    """The deployed job queue's maxReceiveCount, as the user data passes it to the host."""
+    attributes = stack.client("sqs").get_queue_attributes(
+        QueueUrl=stack.queue_url, AttributeNames=["RedrivePolicy"]
+    )["Attributes"]
+    count: int = json.loads(attributes["RedrivePolicy"])["maxReceiveCount"]
+    return int(count)
+
+
 def host_settings(stack: DeployedStack, *, front_port: int, broadcast_port: int) -> dict[str, str]:
     """The keys the instance's user data writes to ``bootstrap.env`` (see SchedulerInstance).
 
@@ -51,6 +60,7 @@ def host_settings(stack: DeployedStack, *, front_port: int, broadcast_port: int)
         "FRONT_PORT": str(front_port),
         "BROADCAST_PORT": str(broadcast_port),
         "ADVERTISE_HOST": "127.0.0.1",
+        "MAX_RECEIVES": str(queue_max_receives(stack)),
     }
 
 

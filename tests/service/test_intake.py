@@ -180,7 +180,29 @@ def test_malformed_solve_id_is_400(aws: dict[str, Any], solve_id: str) -> None:
 
 
 def test_unknown_route_is_404(aws: dict[str, Any]) -> None:
-    event = {**get_solve("0" * 32), "httpMethod": "DELETE"}
+    event = {**get_solve("0" * 32), "httpMethod": "PUT"}
     status, body = call(event)
     assert status == 404
-    assert "DELETE /solves/{id}" in body["error"]
+    assert "PUT /solves/{id}" in body["error"]
+
+
+def delete_solve(solve_id: str) -> dict[str, Any]:
+    return {**get_solve(solve_id), "httpMethod": "DELETE"}
+
+
+def test_cancel_a_queued_solve_at_once_and_refuse_an_ended_or_unknown_one(
+    aws: dict[str, Any],
+) -> None:
+    _, body = call(post_solves(json.dumps({"workers": 2, "samples": 100})))
+    solve_id = body["solve_id"]
+    assert call(delete_solve(solve_id)) == (202, {"solve_id": solve_id, "status": "cancelled"})
+    code, shown = call(get_solve(solve_id))
+    assert (
+        code == 200
+        and shown["status"] == "cancelled"
+        and shown["reason"] == "cancelled before it started"
+    )
+    marker = aws["s3"].get_object(Bucket=BUCKET, Key=f"results/{solve_id}/cancel")
+    assert json.loads(marker["Body"].read())["solve_id"] == solve_id
+    assert call(delete_solve(solve_id)) == (409, {"error": "the solve already ended: cancelled"})
+    assert call(delete_solve("0" * 32)) == (404, {"error": "unknown solve id"})

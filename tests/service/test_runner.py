@@ -18,8 +18,10 @@ import numpy as np
 import pytest
 from moto import mock_aws
 
+from runtime.storage import S3Storage
 from scheduler_host.jobs import JobMessage, SolveState, SolveStatus, results_key, status_key
-from scheduler_host.service.runner import JobRunner, ServiceConfig, StatusStore
+from scheduler_host.service.runner import JobRunner, ServiceConfig
+from scheduler_host.service.store import StatusStore
 from scheduler_host.solve import run_solve
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.local import LocalProcessSpawner
@@ -55,11 +57,13 @@ def _runner(aws: dict[str, Any], tmp_path: Path) -> JobRunner:
         front_port=0,
         broadcast_port=0,
         poll_wait_seconds=0,
+        max_receives=3,
+        retry_delay_seconds=0,
     )
     return JobRunner(
         config=config,
         sqs=aws["sqs"],
-        store=StatusStore(s3=aws["s3"], bucket=BUCKET),
+        store=StatusStore(storage=S3Storage(bucket=BUCKET, client=aws["s3"])),
         make_spawner=lambda: LocalProcessSpawner(log_directory=tmp_path),
     )
 
@@ -118,7 +122,7 @@ def test_a_job_is_solved_stored_and_only_then_deleted(aws: dict[str, Any], tmp_p
 
 def test_the_queued_status_is_advanced_not_replaced(aws: dict[str, Any], tmp_path: Path) -> None:
     solve_id = "9" * 32
-    store = StatusStore(s3=aws["s3"], bucket=BUCKET)
+    store = StatusStore(storage=S3Storage(bucket=BUCKET, client=aws["s3"]))
     queued = SolveStatus(
         solve_id=solve_id,
         status=SolveState.QUEUED,
@@ -178,7 +182,7 @@ def test_a_malformed_message_is_logged_and_removed_without_crashing(
 
 def test_a_redelivered_finished_job_is_not_run_again(aws: dict[str, Any], tmp_path: Path) -> None:
     solve_id = "c" * 32
-    store = StatusStore(s3=aws["s3"], bucket=BUCKET)
+    store = StatusStore(storage=S3Storage(bucket=BUCKET, client=aws["s3"]))
     done = SolveStatus(
         solve_id=solve_id,
         status=SolveState.DONE,
@@ -217,3 +221,90 @@ def test_the_status_model_refuses_an_incomplete_outcome() -> None:
         SolveStatus(solve_id="a" * 32, status="failed")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match=r"Input should be 'queued', 'running', 'done'"):
         SolveStatus(solve_id="a" * 32, status="finished")  # type: ignore[arg-type]
+
+
+def test_a_crashing_delivery_is_retried_then_given_up_and_the_service_stays_up(
+    aws: dict[str, Any], tmp_path: Path
+) -> None:
+    import socket
+
+    solve_id = "e" * 32
+    with socket.socket() as taken:  # the front port is in use: the solve cannot bind
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        runner = _runner(aws, tmp_path)
+        runner.config = runner.config.model_copy(update={"front_port": port})
+        _enqueue(aws, JobMessage(solve_id=solve_id, spec=SolveSpec.model_validate(SPEC)))
+        assert runner.run_once()
+        queued = _status(aws, solve_id)
+        assert queued.status is SolveState.QUEUED
+        assert queued.reason == f"ZMQError: Address already in use (addr='tcp://127.0.0.1:{port}')"
+        assert not _queue_is_empty(aws)  # left for SQS to deliver again
+        assert runner.run_once() and runner.run_once()  # deliveries 2 and 3 (the last)
+    failed = _status(aws, solve_id)
+    assert failed.status is SolveState.FAILED
+    assert failed.reason == f"gave up after 3 deliveries: {queued.reason}"
+    assert _queue_is_empty(aws)
+    # The service is still up: the next job runs.
+    runner.config = runner.config.model_copy(update={"front_port": 0})
+    _enqueue(aws, JobMessage(solve_id="f" * 32, spec=SolveSpec.model_validate(SPEC)))
+    assert runner.run_once()
+    assert _status(aws, "f" * 32).status is SolveState.DONE
+
+
+def test_a_job_cancelled_before_it_starts_ends_cancelled_without_running(
+    aws: dict[str, Any], tmp_path: Path
+) -> None:
+    solve_id = "1" * 32
+    aws["s3"].put_object(Bucket=BUCKET, Key=f"results/{solve_id}/cancel", Body=b"{}")
+    _enqueue(aws, JobMessage(solve_id=solve_id, spec=SolveSpec.model_validate(SPEC)))
+    runner = _runner(aws, tmp_path)
+    assert runner.run_once()
+    status = _status(aws, solve_id)
+    assert status.status is SolveState.CANCELLED
+    assert status.reason == "cancelled before it started" and status.started_at is None
+    assert runner.solves_finished == 0 and _queue_is_empty(aws)
+
+
+def test_a_running_solve_is_cancelled_between_iterations_and_its_workers_stop(
+    aws: dict[str, Any], tmp_path: Path
+) -> None:
+    import threading
+    import time
+
+    solve_id = "2" * 32
+    endless = {**SPEC, "samples": 20000, "eps_primal": 1e-300, "eps_dual": 1e-300}
+    _enqueue(
+        aws,
+        JobMessage(
+            solve_id=solve_id, spec=SolveSpec.model_validate(endless | {"max_iter": 100000})
+        ),
+    )
+    runner = _runner(aws, tmp_path)
+    spawners: list[LocalProcessSpawner] = []
+
+    def make_spawner() -> LocalProcessSpawner:
+        spawners.append(LocalProcessSpawner(log_directory=tmp_path))
+        return spawners[-1]
+
+    runner._make_spawner = make_spawner
+    runner.config = runner.config.model_copy(update={"status_interval_seconds": 0.0})
+    worker = threading.Thread(target=runner.run_once)
+    worker.start()
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        body = aws["s3"].list_objects_v2(Bucket=BUCKET, Prefix=f"results/{solve_id}/")
+        if body.get("KeyCount") and _status(aws, solve_id).iteration is not None:
+            break
+        time.sleep(0.1)
+    aws["s3"].put_object(Bucket=BUCKET, Key=f"results/{solve_id}/cancel", Body=b"{}")
+    cancelled_at = time.monotonic()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+    assert time.monotonic() - cancelled_at < 5
+    status = _status(aws, solve_id)
+    assert status.status is SolveState.CANCELLED and status.reason == "cancelled by request"
+    (spawner,) = spawners
+    assert all(code is not None for code in spawner.exit_codes().values())
+    assert _queue_is_empty(aws)

@@ -40,7 +40,7 @@ def test_post_workers_invokes_the_worker_asynchronously_with_iam_auth(built: Bui
 
 def test_every_method_requires_iam(built: Built) -> None:
     methods = built.template.find_resources("AWS::ApiGateway::Method")
-    assert len(methods) == 3
+    assert len(methods) == 4  # POST /workers, POST /solves, GET and DELETE /solves/{id}
     for method in methods.values():
         assert method["Properties"]["AuthorizationType"] == "AWS_IAM"
 
@@ -94,3 +94,14 @@ def test_api_role_may_invoke_only_the_worker_function(built: Built) -> None:
     ]
     role_resource = built.template.find_resources("AWS::IAM::Role")[role["Ref"]]
     assert "ManagedPolicyArns" not in role_resource["Properties"]
+
+
+def test_delete_solve_proxies_to_the_intake(built: Built) -> None:
+    built.template.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {
+            "HttpMethod": "DELETE",
+            "AuthorizationType": "AWS_IAM",
+            "Integration": Match.object_like({"Type": "AWS_PROXY"}),
+        },
+    )

@@ -89,6 +89,7 @@ def test_user_data_installs_the_service_with_its_configuration(built: Built) -> 
         "--env-file",
         "FRONT_PORT=5555",
         "BROADCAST_PORT=5556",
+        "MAX_RECEIVES=3",
         "ADVERTISE_HOST=$PRIVATE_IP",
         "X-aws-ec2-metadata-token",
         "amazon-cloudwatch-agent",

@@ -1,0 +1,100 @@
+"""Ctrl-C of ``lambda-admm solve``: a real CLI process interrupted mid-solve leaves nothing.
+
+The CLI runs in a session of its own, so every process it starts (its local workers) carries
+its session id; the test looks for them in /proc after the CLI has exited.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_ADMM = str(Path(sys.executable).parent / "lambda-admm")
+#: Tolerances it never meets, so that the solve is still iterating when interrupted.
+ENDLESS = [
+    "--samples", "100000", "--features", "1000", "--workers", "2",
+    "--eps-primal", "1e-300", "--eps-dual", "1e-300", "--max-iter", "100000",
+]  # fmt: skip
+INTERRUPTED = "interrupted: the solve was stopped, and its workers with it"
+
+pytestmark = pytest.mark.slow
+
+
+def _session_members(session_id: int) -> dict[int, str]:
+    """pid -> command line of every live process in the session, except its leader."""
+    members = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == session_id:
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:  # exited meanwhile
+            continue
+        state, session = fields[0], int(fields[3])
+        if session == session_id and state != "Z":
+            members[int(entry.name)] = command
+    return members
+
+
+def _wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize(
+    "whom",
+    [
+        "the CLI",  # kill -INT <pid>: the CLI must stop its workers itself
+        "the process group",  # a terminal's Ctrl-C: the workers get SIGINT too
+    ],
+)
+def test_sigint_mid_solve_stops_the_workers_and_exits_130(whom: str, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}  # this checkout's code
+    cli = subprocess.Popen(
+        [LAMBDA_ADMM, "solve", *ENDLESS, "--out", str(out)],
+        cwd=REPO_ROOT,
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    try:
+        workers = lambda: [  # noqa: E731
+            pid for pid, cmd in _session_members(cli.pid).items() if "runtime.worker" in cmd
+        ]
+        _wait_until(lambda: len(workers()) == 2, timeout_s=60, what="two worker processes")
+        time.sleep(3.0)  # they generate their rows, join and iterate
+        assert cli.poll() is None, cli.communicate()
+        if whom == "the CLI":
+            os.kill(cli.pid, signal.SIGINT)
+        else:
+            os.killpg(cli.pid, signal.SIGINT)
+        stdout, stderr = cli.communicate(timeout=10)
+        interrupted_at = time.monotonic()
+        _wait_until(lambda: not _session_members(cli.pid), timeout_s=2, what="no process left")
+    finally:
+        if cli.poll() is None:
+            os.killpg(cli.pid, signal.SIGKILL)
+            cli.wait()
+        for pid in _session_members(cli.pid):
+            os.kill(pid, signal.SIGKILL)
+    assert time.monotonic() - interrupted_at < 2.0
+    assert cli.returncode == 130, stderr.decode()
+    errors = stderr.decode()
+    assert errors.strip().splitlines()[-1] == INTERRUPTED, errors
+    assert "Traceback" not in errors, errors
+    assert stdout.decode() == ""  # no summary: the solve did not finish
+    assert not (out / "result.json").exists()
