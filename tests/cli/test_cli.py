@@ -6,6 +6,7 @@ import json
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -161,25 +162,18 @@ def test_data_prepare_then_solve_from_shards(tmp_path: Path) -> None:
     assert solved.exit_code == 0, solved.output
 
 
-def test_injected_faults_are_survived_and_recorded(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    result = runner.invoke(
-        app,
-        [
-            "solve",
-            *SMALL,
-            "--workers",
-            "3",
-            "--out",
-            str(out),
-            "--inject-faults",
-            "kill:worker=1:iteration=2",
-            "--fault-seed",
-            "5",
-        ],
-    )
+def _solve_with_faults(out: Path, *fault_flags: str) -> dict[str, Any]:
+    """A W=3 solve of SMALL with ``--inject-faults ...``; its result.json (exit 0 asserted)."""
+    arguments = ["solve", *SMALL, "--workers", "3", "--out", str(out), *fault_flags]
+    result = runner.invoke(app, arguments)
     assert result.exit_code == 0, result.output
-    body = json.loads((out / "result.json").read_text())
+    body: dict[str, Any] = json.loads((out / "result.json").read_text())
+    return body
+
+
+def test_injected_faults_are_survived_and_recorded(tmp_path: Path) -> None:
+    flags = ("--inject-faults", "kill:worker=1:iteration=2", "--fault-seed", "5")
+    body = _solve_with_faults(tmp_path / "out", *flags)
     assert body["converged"] is True and body["replacements"] == 1
 
 
@@ -221,20 +215,5 @@ def test_a_corrupt_shard_fails_the_solve_within_seconds_with_its_reason(tmp_path
 
 
 def test_a_transient_worker_error_is_replaced(tmp_path: Path) -> None:
-    out = tmp_path / "out"
-    result = runner.invoke(
-        app,
-        [
-            "solve",
-            *SMALL,
-            "--workers",
-            "3",
-            "--out",
-            str(out),
-            "--inject-faults",
-            "raise:worker=1:iteration=2",
-        ],
-    )
-    assert result.exit_code == 0, result.output
-    body = json.loads((out / "result.json").read_text())
+    body = _solve_with_faults(tmp_path / "out", "--inject-faults", "raise:worker=1:iteration=2")
     assert body["converged"] is True and body["replacements"] == 1

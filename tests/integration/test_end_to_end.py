@@ -38,12 +38,11 @@ from tests.integration.scheduler_service import (
     local_settings,
     start_service,
 )
+from tests.integration.specs import SMALL
 
 pytestmark = pytest.mark.integration
 
 SOLVE_TIMEOUT_S = 300
-#: The paper's generator, small: N=4000, d=200, W=4.
-SMALL = SolveSpec(samples=4000, features=200, workers=4)
 WORKERS_POSTED = "/prod/workers => 202"
 EMPTY_QUEUE = {"ApproximateNumberOfMessages": 0, "ApproximateNumberOfMessagesNotVisible": 0}
 

@@ -16,7 +16,6 @@ import pytest
 
 from scheduler_host.cli.remote import submit_spec
 from scheduler_host.jobs import SolveStatus
-from scheduler_host.solve_spec import SolveSpec
 from tests.integration import evidence
 from tests.integration.deployed import DeployedStack
 from tests.integration.scheduler_service import (
@@ -25,20 +24,11 @@ from tests.integration.scheduler_service import (
     local_settings,
     start_service,
 )
+from tests.integration.specs import LONG
 
 pytestmark = pytest.mark.integration
 
 VISIBILITY_S = 10
-#: About a hundred iterations (tight tolerances), so that a kill at iteration 1 is mid-solve.
-LONG = SolveSpec(
-    samples=200_000,
-    features=5_000,
-    density=0.002,
-    workers=4,
-    eps_primal=1e-9,
-    eps_dual=1e-9,
-    max_iter=300,
-)
 
 
 def test_solve_survives_a_scheduler_crash(
