@@ -60,7 +60,7 @@ def service(deployed_stack: DeployedStack, tmp_path: Path) -> Iterator[ServicePr
 def _cancel(stack: DeployedStack, solve_id: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [LAMBDA_ADMM, "cancel", solve_id, "--api", stack.api_url, "--region", stack.region],
-        env={**os.environ, **stack.aws_env()},
+        env={**os.environ, **stack.aws_env(), "COLUMNS": "300"},  # rich wraps no message
         capture_output=True,
         text=True,
         timeout=60,
