@@ -48,7 +48,8 @@ class SolveResult:
 
     ``converged`` holds only when the residual rule stopped the iterations *and* the returned
     x passed the check at the stop (:mod:`scheduler_host.solve.optimality`): ``optimality``
-    (``dist_∞(-∇f(x), ∂h(x))``) at most ``optimality_tolerance``, and ``objective`` not above
+    (``max_i |r_i| / max(1, |∂_i f(0)|)`` for the least subgradient ``r ∈ ∇f(x) + ∂h(x)``) at
+    most ``optimality_tolerance`` (``eps_kkt``), and ``objective`` not above
     ``objective_at_zero``. Otherwise ``reason`` says which of these failed.
     """
 
