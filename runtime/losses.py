@@ -242,12 +242,29 @@ class SquaredLoss(Loss):
         return out
 
 
-def data_objective(data: LocalData, loss: Loss, x: np.ndarray) -> float:
-    """``f(x) = Σ_n w_n ℓ(b_n, <a_n, x>)`` for ``x`` of shape (d,)."""
+def _margins(data: LocalData, x: np.ndarray) -> np.ndarray:
+    """``A x``, shape (n,), for ``x`` of shape (d,)."""
     if x.shape != (data.num_features,):
         raise ValueError(f"x must have shape ({data.num_features},), got {x.shape}")
-    margins = data.features @ x
-    return loss.value(margins, data.labels, data.weights)
+    margins: np.ndarray = data.features @ x
+    return margins
+
+
+def data_objective(data: LocalData, loss: Loss, x: np.ndarray) -> float:
+    """``f(x) = Σ_n w_n ℓ(b_n, <a_n, x>)`` for ``x`` of shape (d,)."""
+    return loss.value(_margins(data, x), data.labels, data.weights)
+
+
+def data_objective_and_gradient(
+    data: LocalData, loss: Loss, x: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """``(f(x), ∇f(x))`` for ``x`` of shape (d,): ``∇f(x) = A^T r`` (d,), ``r`` of
+    :meth:`Loss.derivative`; ``f(x)`` is exactly :func:`data_objective`'s."""
+    margins = _margins(data, x)
+    value = loss.value(margins, data.labels, data.weights)
+    derivative = loss.derivative(margins, data.labels, data.weights)
+    gradient: np.ndarray = data.features_transposed @ derivative
+    return value, gradient
 
 
 def weighted_sum(per_sample: np.ndarray, weights: np.ndarray | None) -> float:

@@ -2,8 +2,9 @@
 
 ADMM's z-update (Boyd et al. 2011, eq. 7.6) is ``z = prox_{h / (W ρ)}(mean(x_w + u_w))``,
 so what the scheduler needs of a penalty is its value and its exact prox
-(:class:`ProximalPenalty`). Kinds are registered in :mod:`runtime.registry`; this module
-holds the ``elastic_net`` kind,
+(:class:`ProximalPenalty`); to check the answer at the stop it also needs the least element
+of ``∇f(x) + ∂h(x)`` (``min_norm_subgradient``). Kinds are registered in
+:mod:`runtime.registry`; this module holds the ``elastic_net`` kind,
 
     h(x) = l1 ||x||_1 + (l2/2) ||x||_2^2 + ι_{[lower, upper]^d}(x).
 """
@@ -20,6 +21,8 @@ from runtime.penalty_specs import ElasticNetSpec
 
 #: What the z-step uses of a penalty.
 SOLVER_NEEDS = ("prox", "value")
+#: What the scheduler's optimality check at the stop uses of a penalty.
+OPTIMALITY_NEEDS = ("min_norm_subgradient", "value")
 
 
 class ProximalPenalty(Protocol):
@@ -31,6 +34,15 @@ class ProximalPenalty(Protocol):
 
     def prox(self, v: np.ndarray, step: float) -> np.ndarray:
         """``argmin_x h(x) + ||x - v||² / (2 step)``, shape (d,), for ``step > 0``."""
+        ...
+
+    def min_norm_subgradient(self, x: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        """An element of ``gradient + ∂h(x)`` of least ∞-norm, shape (d,).
+
+        Its ∞-norm is ``dist_∞(-gradient, ∂h(x))``: 0 exactly when ``x`` minimizes
+        ``f + h`` for a smooth convex ``f`` with ``∇f(x) = gradient``. Entries are
+        ``inf`` where ``∂h(x)`` is empty (``x`` outside the domain of ``h``).
+        """
         ...
 
 
@@ -122,20 +134,60 @@ class Penalty:
         A coordinate counts as outside only when it passes a bound by more than
         ``BOX_TOLERANCE · (1 + |bound|)``.
         """
-        if math.isfinite(self.lower):
-            slack = BOX_TOLERANCE * (1.0 + abs(self.lower))
-            if np.any(x < self.lower - slack):
-                return math.inf
-        if math.isfinite(self.upper):
-            slack = BOX_TOLERANCE * (1.0 + abs(self.upper))
-            if np.any(x > self.upper + slack):
-                return math.inf
+        if self.has_box and np.any(self._at_bounds(x)[2]):
+            return math.inf
         total = 0.0
         if self.l1:
             total += self.l1 * float(np.sum(np.abs(x)))
         if self.l2:
             total += 0.5 * self.l2 * float(np.dot(x, x))
         return total
+
+    def _at_bounds(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Per coordinate: on the lower bound, on the upper bound, outside the box.
+
+        "On" a bound means within ``BOX_TOLERANCE · (1 + |bound|)`` of it, the slack that
+        :meth:`value` allows outside.
+        """
+        on_lower = np.zeros(x.shape, dtype=bool)
+        on_upper = np.zeros(x.shape, dtype=bool)
+        outside = np.zeros(x.shape, dtype=bool)
+        if math.isfinite(self.lower):
+            slack = BOX_TOLERANCE * (1.0 + abs(self.lower))
+            on_lower = np.abs(x - self.lower) <= slack
+            outside |= x < self.lower - slack
+        if math.isfinite(self.upper):
+            slack = BOX_TOLERANCE * (1.0 + abs(self.upper))
+            on_upper = np.abs(x - self.upper) <= slack
+            outside |= x > self.upper + slack
+        return on_lower, on_upper, outside
+
+    def min_norm_subgradient(self, x: np.ndarray, gradient: np.ndarray) -> np.ndarray:
+        """The least element of ``gradient + ∂h(x)``, coordinate by coordinate, shape (d,).
+
+        ``h`` is separable, so ``∂h(x)`` is a product of intervals
+        ``[low_i, high_i] = l2 x_i + l1 ∂|x_i| + N_[lower, upper](x_i)``, with
+        ``∂|0| = [-1, 1]`` and the normal cone ``(-∞, 0]`` on the lower bound, ``[0, ∞)``
+        on the upper one (both on a degenerate box). Coordinate ``i`` of the result is
+        ``g_i + clip(-g_i, low_i, high_i)``, the least in every norm at once; ``inf``
+        outside the box.
+
+        Parameters
+        ----------
+        x, gradient : np.ndarray, shape (d,)
+        """
+        low = self.l2 * x if self.l2 else np.zeros_like(x, dtype=np.float64)
+        high = low.copy()
+        if self.l1:
+            sign = np.sign(x)
+            low += np.where(sign == 0, -self.l1, self.l1 * sign)
+            high += np.where(sign == 0, self.l1, self.l1 * sign)
+        on_lower, on_upper, outside = self._at_bounds(x)
+        low[on_lower] = -math.inf
+        high[on_upper] = math.inf
+        least = gradient + np.clip(-gradient, low, high)
+        least[outside] = math.inf
+        return least
 
     def prox(self, v: np.ndarray, step: float) -> np.ndarray:
         """``prox_{step·h}(v) = argmin_x h(x) + ||x - v||² / (2 step)``, exactly.

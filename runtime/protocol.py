@@ -6,14 +6,15 @@ version, a message type, the solve id, the worker index and the iteration.
 Worker -> scheduler (DEALER -> ROUTER front):
     ``join``   the worker has loaded its rows and is ready;
     ``update`` Algorithm 2's output for one iteration: ``omega = x + u`` and ``q = ‖x - z‖²``;
-    ``loss``   ``Σ_{n in w} w_n loss_n(z)`` at the final z, for the reported objective;
+    ``loss``   the data term ``f_w = Σ_{n in w} w_n loss_n`` and its gradient at the final z
+               and at 0, for the reported objective and the optimality check at the stop;
     ``retire`` no time left for the open iteration: a successor must take the slot;
     ``failed`` the worker raised (possibly before it joined): its reason, and whether a
                replacement would fail the same way (bad data or spec: ``deterministic``).
 
 Scheduler -> workers (PUB, topic = solve id):
     ``iterate``   ``(k, rho, rho_prev, z)``: compute iteration k;
-    ``terminate`` the final z: report the local loss, then exit.
+    ``terminate`` the final z: report the local loss and gradient, then exit.
 
 Scheduler -> one worker (ROUTER, answering its ``join``):
     ``welcome``   start; a replacement also gets its slot's state ``(k, x, u)``;
@@ -47,7 +48,7 @@ from runtime.specs import PROTOCOL_VERSION
 #: The longest failure reason a worker sends (it truncates longer ones).
 MAX_REASON_CHARS = 1000
 
-#: Bytes a message may take beyond its float64 vector (header and scalars).
+#: Bytes a message may take beyond its float64 vectors (header and scalars).
 MESSAGE_OVERHEAD_BYTES = 4096
 
 
@@ -63,13 +64,19 @@ class MessageType(StrEnum):
     FAILED = "failed"
 
 
-def max_message_bytes(num_features: int) -> int:
-    """The ``ZMQ_MAXMSGSIZE`` of a d-dimensional solve: its vector plus a generous 4 KiB.
+def max_message_bytes(num_features: int, *, vectors: int = 1) -> int:
+    """The ``ZMQ_MAXMSGSIZE`` of a d-dimensional solve: its vectors plus a generous 4 KiB.
 
     Real messages stay far below it (the header and scalars take about 150 bytes),
     also after CURVE adds its ~33 bytes per frame, which the limit counts.
     """
-    return 8 * num_features + MESSAGE_OVERHEAD_BYTES
+    return 8 * vectors * num_features + MESSAGE_OVERHEAD_BYTES
+
+
+def max_worker_message_bytes(num_features: int) -> int:
+    """The limit of the scheduler's front: the largest worker message, the loss report, with
+    its two d-vectors ∇f_w(z) and ∇f_w(0)."""
+    return max_message_bytes(num_features, vectors=2)
 
 
 @dataclass(frozen=True)
@@ -102,8 +109,13 @@ class Update:
 
 @dataclass(frozen=True)
 class LossReport:
+    """The data term ``f_w`` and its gradient (shape (d,)) at the final z and at 0."""
+
     header: Header
     loss: float
+    gradient: np.ndarray
+    loss_at_zero: float
+    gradient_at_zero: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -194,7 +206,12 @@ def encode_worker_message(message: WorkerMessage) -> bytes:
             final=bool(message.final),
         )
     elif isinstance(message, LossReport):
-        body.update(loss=float(message.loss))
+        body.update(
+            loss=float(message.loss),
+            grad=np.ascontiguousarray(message.gradient, dtype=np.float64),
+            loss0=float(message.loss_at_zero),
+            grad0=np.ascontiguousarray(message.gradient_at_zero, dtype=np.float64),
+        )
     elif isinstance(message, Failed):
         body.update(reason=str(message.reason), deterministic=bool(message.deterministic))
     return _pack(body)
@@ -285,7 +302,9 @@ def decode_worker_message(
     raw: bytes, *, solve_id: str, num_workers: int, num_features: int, max_iteration: int
 ) -> WorkerMessage:
     """Decode and validate one worker message for the solve described by the keywords."""
-    body, type_name = _unpack_for(raw, max_bytes=max_message_bytes(num_features), solve_id=solve_id)
+    body, type_name = _unpack_for(
+        raw, max_bytes=max_worker_message_bytes(num_features), solve_id=solve_id
+    )
     try:
         kind = MessageType(type_name)
     except ValueError:
@@ -314,7 +333,13 @@ def decode_worker_message(
             final=bool_field(body, "final"),
         )
     if kind is MessageType.LOSS:
-        return LossReport(header=header, loss=float_field(body, "loss"))
+        return LossReport(
+            header=header,
+            loss=float_field(body, "loss"),
+            gradient=vector_field(body, "grad", length=num_features),
+            loss_at_zero=float_field(body, "loss0"),
+            gradient_at_zero=vector_field(body, "grad0", length=num_features),
+        )
     if kind is MessageType.RETIRE:
         return Retire(header=header)
     if kind is MessageType.FAILED:

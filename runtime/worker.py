@@ -11,7 +11,8 @@ waits for ``welcome`` (which hands a replacement its slot's state) or
 3. ``x <- argmin Σ_{n∈w} f_n(x) + (ρ/2)‖x - z + u‖²``  (FISTA, warm-started)
 4. send ``q = ‖r‖²`` and ``ω = x + u``
 
-and ``terminate(z)`` makes it report ``Σ_{n∈w} f_n(z)`` and exit.  A worker
+and ``terminate(z)`` makes it report ``f_w = Σ_{n∈w} f_n`` and ``∇f_w`` at z and at 0 (for
+the scheduler's optimality check) and exit.  A worker
 whose time runs short (Lambda's limit, or a local one) gives notice one
 iteration ahead, sends its last update marked final and exits; a successor
 continues from the state the scheduler keeps.  The same function runs as a
@@ -36,7 +37,7 @@ from pydantic import ValidationError
 
 from runtime.faults import FaultInjector
 from runtime.local_solver import solve_local
-from runtime.losses import data_objective
+from runtime.losses import data_objective_and_gradient
 from runtime.protocol import (
     Failed,
     Header,
@@ -247,6 +248,20 @@ class _Worker:
         self.sent_at, self.last_iteration = sent, message.iteration
         return final
 
+    def final_report(self, message: Terminate) -> LossReport:
+        """``f_w`` and ``∇f_w`` at the final z and at 0 (two more products with A and A^T each)."""
+        loss, gradient = data_objective_and_gradient(self.rows, self.loss, message.z)
+        loss_at_zero, gradient_at_zero = data_objective_and_gradient(
+            self.rows, self.loss, np.zeros_like(message.z)
+        )
+        return LossReport(
+            header=self.header(MessageType.LOSS, message.iteration),
+            loss=loss,
+            gradient=gradient,
+            loss_at_zero=loss_at_zero,
+            gradient_at_zero=gradient_at_zero,
+        )
+
     def _newest_broadcast(self) -> Iterate | Terminate | None:
         """The newest valid broadcast queued (async mode: skip the z's already superseded)."""
         newest: Iterate | Terminate | None = None
@@ -285,10 +300,7 @@ class _Worker:
             if message is None:
                 continue
             if not isinstance(message, Iterate):
-                loss = data_objective(self.rows, self.loss, message.z)
-                self.connection.send(
-                    LossReport(header=self.header(MessageType.LOSS, message.iteration), loss=loss)
-                )
+                self.connection.send(self.final_report(message))
                 return self.report("done")
             if message.iteration <= self.last_iteration:
                 continue  # a re-broadcast of an iteration already computed

@@ -116,7 +116,8 @@ class SolveStatus(BaseModel):
     Fields are filled in as the solve advances: ``spec`` and ``submitted_at`` by the intake;
     ``started_at`` and, every few seconds while it runs, the last ``iteration`` with its
     residuals and ρ; at the end ``finished_at`` and either the outcome (``objective``,
-    ``iterations``, ``converged``, and the ``x`` / ``result`` S3 URIs) or a ``reason``.
+    ``iterations``, ``converged``, the check at the stop, and the ``x`` / ``result`` S3 URIs)
+    or a ``reason``. A ``done`` solve that is not converged has a ``reason`` too.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -138,10 +139,15 @@ class SolveStatus(BaseModel):
     objective: float | None = None
     iterations: int | None = Field(default=None, ge=0)
     converged: bool | None = None
+    optimality: float | None = Field(
+        default=None, description="max_i |r_i| / max(1, |∂_i f(0)|) at the returned x"
+    )
+    optimality_tolerance: float | None = Field(default=None, description="eps_kkt")
+    objective_at_zero: float | None = Field(default=None, description="the objective at x = 0")
     reason: str | None = Field(
         default=None,
-        description="why the solve failed or was cancelled; when queued again, why the last "
-        "delivery crashed",
+        description="why the solve failed or was cancelled, or why a done solve is not "
+        "converged; when queued again, why the last delivery crashed",
     )
     x: str | None = Field(default=None, description="s3:// URI of x.npy")
     result: str | None = Field(default=None, description="s3:// URI of result.json")

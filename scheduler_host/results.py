@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,13 +37,31 @@ class WorkerIteration:
     local_iterations: int
 
 
+def finite_or_none(value: float) -> float | None:
+    """``value``, or None where JSON has no number for it (``inf``, NaN)."""
+    return value if math.isfinite(value) else None
+
+
 @dataclass(frozen=True)
 class SolveResult:
+    """A finished solve.
+
+    ``converged`` holds only when the residual rule stopped the iterations *and* the returned
+    x passed the check at the stop (:mod:`scheduler_host.solve.optimality`): ``optimality``
+    (``max_i |r_i| / max(1, |∂_i f(0)|)`` for the least subgradient ``r ∈ ∇f(x) + ∂h(x)``) at
+    most ``optimality_tolerance`` (``eps_kkt``), and ``objective`` not above
+    ``objective_at_zero``. Otherwise ``reason`` says which of these failed.
+    """
+
     solve_id: str
     x: np.ndarray = field(repr=False)
     objective: float
     iterations: int
     converged: bool
+    reason: str | None
+    optimality: float
+    optimality_tolerance: float
+    objective_at_zero: float
     primal_residual: float
     dual_residual: float
     rho: float
@@ -74,6 +93,7 @@ class SolveResult:
             "objective": self.objective,
             "iterations": self.iterations,
             "converged": self.converged,
+            **self.check_fields(),
             "primal_residual": self.primal_residual,
             "dual_residual": self.dual_residual,
             "rho": self.rho,
@@ -86,10 +106,20 @@ class SolveResult:
             "workers": workers,
         }
 
+    def check_fields(self) -> dict[str, Any]:
+        """The check at the stop, as JSON has it (result.json and the service status)."""
+        return {
+            "reason": self.reason,
+            "optimality": finite_or_none(self.optimality),
+            "optimality_tolerance": self.optimality_tolerance,
+            "objective_at_zero": finite_or_none(self.objective_at_zero),
+        }
+
     def summary(self) -> str:
-        state = "converged" if self.converged else "stopped at max-iter"
+        state = "converged" if self.converged else f"NOT converged ({self.reason})"
         return (
             f"{state} in {self.iterations} iterations, objective {self.objective:.10g}, "
+            f"optimality {self.optimality:.1e} (tolerance {self.optimality_tolerance:.1e}), "
             f"r={self.primal_residual:.3g}, s={self.dual_residual:.3g}, "
             f"{self.solve_seconds:.2f} s (+{self.setup_seconds:.2f} s start-up)"
         )

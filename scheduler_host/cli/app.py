@@ -13,6 +13,7 @@ from rich.console import Console
 from runtime.specs import FaultPlan, FaultRule
 from scheduler_host.cli import remote as cli_remote
 from scheduler_host.cli.spec_flags import build_spec, spec_from_flags, with_spec_flags
+from scheduler_host.cli.verdict import AllowUnconverged, exit_unless_converged
 from scheduler_host.solve_spec import (
     PAPER_DENSITY,
     PAPER_FEATURES,
@@ -45,8 +46,10 @@ def run_solve_command(
     advertise_host: str | None = None,
     secure: bool = True,
     extra: dict[str, Any] | None = None,
+    allow_unconverged: bool = False,
 ) -> None:
-    """Solve, show progress, write the result directory."""
+    """Solve, show progress, write the result directory; exit 3 if not converged (unless
+    ``allow_unconverged``)."""
     from scheduler_host.assignments import spec_as_json
     from scheduler_host.cli.plots import plot_convergence
     from scheduler_host.cli.progress import iteration_progress
@@ -77,6 +80,7 @@ def run_solve_command(
             result, out / "convergence.png", eps_primal=spec.eps_primal, eps_dual=spec.eps_dual
         )
         typer.echo(f"results in {out}/ (result.json, x.npy, convergence.png)")
+    exit_unless_converged(result.converged, allow_unconverged=allow_unconverged)
 
 
 def parse_faults(rules: list[str], seed: int) -> FaultPlan:
@@ -142,6 +146,7 @@ def solve(
     worker_time_limit: Annotated[
         float | None, typer.Option(help="local workers retire and hand off after this many s")
     ] = None,
+    allow_unconverged: AllowUnconverged = False,
 ) -> None:
     """Solve min Σ f_n(x) + h(x) with consensus ADMM (local worker processes by default)."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
@@ -167,7 +172,14 @@ def solve(
         from scheduler_host.spawners.local import LocalProcessSpawner
 
         spawner: Spawner = LocalProcessSpawner(log_directory=out / "logs" if out else None)
-        run_solve_command(spec, spawner=spawner, out=out, secure=not insecure, extra=extra)
+        run_solve_command(
+            spec,
+            spawner=spawner,
+            out=out,
+            secure=not insecure,
+            extra=extra,
+            allow_unconverged=allow_unconverged,
+        )
     else:
         spawner = _lambda_spawner(api, region)
         run_solve_command(
@@ -178,6 +190,7 @@ def solve(
             advertise_host=advertise_host,
             secure=not insecure,
             extra=extra,
+            allow_unconverged=allow_unconverged,
         )
 
 
@@ -185,6 +198,7 @@ def solve(
 def demo(
     out: Annotated[Path, typer.Option(help="result directory")] = Path("results/demo"),
     workers: Annotated[int, typer.Option(help="W")] = 4,
+    allow_unconverged: AllowUnconverged = False,
 ) -> None:
     """The paper's experiment, full size (N=600,000, d=10,000), with local workers."""
     from scheduler_host.spawners.local import LocalProcessSpawner
@@ -202,7 +216,12 @@ def demo(
         f"Paper experiment (Aytekin & Johansson): L1-logistic regression, N={spec.samples:,}, "
         f"d={spec.features:,}, p={spec.density}, λ1={spec.l1}, W={spec.workers} local workers"
     )
-    run_solve_command(spec, spawner=LocalProcessSpawner(log_directory=out / "logs"), out=out)
+    run_solve_command(
+        spec,
+        spawner=LocalProcessSpawner(log_directory=out / "logs"),
+        out=out,
+        allow_unconverged=allow_unconverged,
+    )
     typer.echo(
         "Vary it: lambda-admm solve --problem paper --samples 600000 --features 10000 "
         "--density 0.001 --l1 1 --workers 16 --out results/paper16  (see --help)"

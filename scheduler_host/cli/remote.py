@@ -10,6 +10,7 @@ import typer
 from pydantic import ValidationError
 
 from scheduler_host.cli.spec_flags import spec_from_flags, with_spec_flags
+from scheduler_host.cli.verdict import AllowUnconverged, exit_unless_converged
 from scheduler_host.jobs import SolveState, SolveStatus
 from scheduler_host.solve_spec import SolveSpec, describe_validation_error
 
@@ -100,10 +101,11 @@ def register(app: typer.Typer) -> None:
         region: Annotated[str | None, typer.Option(help="AWS region of the API")] = None,
         wait: Annotated[bool, typer.Option(help="poll until done or failed")] = False,
         interval: Annotated[float, typer.Option(help="seconds between polls")] = 2.0,
+        allow_unconverged: AllowUnconverged = False,
     ) -> None:
         """Show a solve's status (queued / running / done / failed / cancelled).
 
-        Exits 1 if the solve failed or was cancelled.
+        Exits 1 if the solve failed or was cancelled, 3 if it is done but not converged.
         """
         current = fetch_status(api=api, solve_id=solve_id, region=region)
         while wait and not current.finished:
@@ -118,6 +120,8 @@ def register(app: typer.Typer) -> None:
         typer.echo(current.model_dump_json(indent=2, exclude_none=True))
         if current.status in (SolveState.FAILED, SolveState.CANCELLED):
             raise typer.Exit(code=1)
+        if current.status is SolveState.DONE:
+            exit_unless_converged(current.converged is True, allow_unconverged=allow_unconverged)
 
     @app.command()
     def cancel(

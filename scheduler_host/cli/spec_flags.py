@@ -83,6 +83,7 @@ def spec_flags(
         "eps_primal"
     ),
     eps_dual: Annotated[float, _option("eps_dual", "ε_s, dual tolerance")] = _default("eps_dual"),
+    eps_kkt: Annotated[float, _option("eps_kkt")] = _default("eps_kkt"),
     dual_residual: Annotated[
         str, _option("dual_residual", "consensus (ρ√W‖Δz‖) | paper (ρ‖Δz‖)")
     ] = _default("dual_residual"),

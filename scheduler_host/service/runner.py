@@ -243,6 +243,7 @@ class JobRunner:
                     objective=result.objective,
                     iterations=result.iterations,
                     converged=result.converged,
+                    **result.check_fields(),
                     primal_residual=result.primal_residual,
                     dual_residual=result.dual_residual,
                     **self._store.write_result(solve_id, result, spec),

@@ -17,7 +17,6 @@ than τ iterations old, so a straggler no longer holds every iteration back.
 from __future__ import annotations
 
 import logging
-import math
 import queue
 import time
 from enum import StrEnum
@@ -39,6 +38,7 @@ from scheduler_host.results import IterationRecord, SolveResult, WorkerIteration
 from scheduler_host.solve.global_step import global_step, has_converged, penalty_of
 from scheduler_host.solve.masters import Event, FailedArrived, JoinArrived, UpdateArrived
 from scheduler_host.solve.membership import Membership, OpenIteration
+from scheduler_host.solve.optimality import check_at_stop, stop_reason
 from scheduler_host.solve.options import ProgressCallback, SchedulerOptions, SolveFailed
 from scheduler_host.solve.transport import SolveTransport
 from scheduler_host.solve_spec import SolveSpec
@@ -53,7 +53,7 @@ MAX_EVENTS_PER_POLL = 1000
 class Phase(StrEnum):
     JOINING = "joining"  # workers are being spawned and welcomed
     ITERATING = "iterating"  # global steps
-    FINISHING = "finishing"  # terminate sent; collecting the workers' final losses
+    FINISHING = "finishing"  # terminate sent; collecting the workers' final reports
 
 
 class Coordinator:
@@ -89,7 +89,7 @@ class Coordinator:
         self.rho = self.rho_prev = spec.rho0
         self.arrived: set[int] = set()
         self.opened_at = 0.0
-        self.losses: dict[int, float] = {}
+        self.reports: dict[int, LossReport] = {}
 
     # -- what membership needs -----------------------------------------------------------
     def _assignment(self, index: int, epoch: int) -> WorkerAssignment:
@@ -156,7 +156,7 @@ class Coordinator:
         elif isinstance(event, Retire):
             self.membership.on_retire(event.header.worker_index)
         elif isinstance(event, LossReport) and self.phase is Phase.FINISHING:
-            self.losses.setdefault(event.header.worker_index, event.loss)
+            self.reports.setdefault(event.header.worker_index, event)
 
     # -- the three phases -----------------------------------------------------------------
     def _join_all(self) -> None:
@@ -223,16 +223,16 @@ class Coordinator:
             self.rho_prev, self.rho = self.rho, step.rho_next
         return history, converged
 
-    def _finish(self, reason: str) -> float:
+    def _finish(self, reason: str) -> dict[int, LossReport]:
         self.phase = Phase.FINISHING
         self.transport.ledger.open(-1)  # no update is accepted any more
         self.transport.broadcaster.send(
             Terminate(iteration=self.iteration, z=self.z, reason=reason)
         )
         deadline = time.monotonic() + self.options.final_timeout_seconds
-        while len(self.losses) < self.spec.workers:
+        while len(self.reports) < self.spec.workers:
             self._poll(deadline, "the workers' final losses")
-        return math.fsum(self.losses[index] for index in sorted(self.losses))
+        return self.reports
 
     def run(self) -> SolveResult:
         started = time.monotonic()
@@ -240,14 +240,22 @@ class Coordinator:
         setup_seconds = time.monotonic() - started
         self.phase = Phase.ITERATING
         solve_started = time.monotonic()
-        history, converged = self._iterate()
-        data_loss = self._finish("converged" if converged else "max_iter")
+        history, rule_met = self._iterate()
+        reports = self._finish("converged" if rule_met else "max_iter")
+        check = check_at_stop(
+            z=self.z, reports=reports, penalty=self.penalty, eps_kkt=self.spec.eps_kkt
+        )
+        reason = stop_reason(rule_met=rule_met, max_iter=self.spec.max_iter, check=check)
         return SolveResult(
             solve_id=self.solve_id,
             x=self.z,
-            objective=data_loss + self.penalty.value(self.z),
+            objective=check.objective,
             iterations=self.iteration,
-            converged=converged,
+            converged=reason is None,
+            reason=reason,
+            optimality=check.optimality,
+            optimality_tolerance=check.tolerance,
+            objective_at_zero=check.objective_at_zero,
             primal_residual=history[-1].primal_residual,
             dual_residual=history[-1].dual_residual,
             rho=history[-1].rho,

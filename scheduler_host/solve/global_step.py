@@ -20,7 +20,7 @@ from typing import Literal
 
 import numpy as np
 
-from runtime.penalties import SOLVER_NEEDS, ProximalPenalty
+from runtime.penalties import OPTIMALITY_NEEDS, SOLVER_NEEDS, ProximalPenalty
 from runtime.registry import build_penalty, require
 from runtime.specs import ModelSpec
 
@@ -42,15 +42,18 @@ class GlobalStep:
 
 
 def penalty_of(model: ModelSpec) -> ProximalPenalty:
-    """h of the model, built by the registry from its tagged penalty, checked for the z-step.
+    """h of the model, built by the registry from its tagged penalty, checked for the z-step
+    and the optimality check at the stop.
 
     Raises
     ------
     TypeError
-        If the penalty lacks one of :data:`runtime.penalties.SOLVER_NEEDS`.
+        If the penalty lacks one of :data:`runtime.penalties.SOLVER_NEEDS` or
+        :data:`runtime.penalties.OPTIMALITY_NEEDS`.
     """
     penalty = build_penalty(model.penalty)
     require(penalty, SOLVER_NEEDS, role="penalty", solver="the z-step")
+    require(penalty, OPTIMALITY_NEEDS, role="penalty", solver="the optimality check")
     return penalty
 
 

@@ -10,7 +10,7 @@ from types import TracebackType
 
 import zmq
 
-from runtime.protocol import decode_worker_message, max_message_bytes
+from runtime.protocol import decode_worker_message, max_worker_message_bytes
 from runtime.specs import SchedulerEndpoints
 from scheduler_host.solve.broadcast import Broadcaster
 from scheduler_host.solve.front import FrontProxy, advertised
@@ -78,7 +78,7 @@ class SolveTransport:
                 bind_address=_address(bind_host, front_port, name=f"front-{solve_id}"),
                 backend_address=backend,
                 outbox_address=outbox,
-                max_message_bytes=max_message_bytes(num_features),
+                max_message_bytes=max_worker_message_bytes(num_features),
                 stop=self.stop,
                 configure=configure,
             )

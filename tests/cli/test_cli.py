@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from pathlib import Path
@@ -62,6 +63,8 @@ def _plain(text: str) -> str:
         (["--rho0", "0"], "--rho0: Input should be greater than 0 (got 0.0)"),
         (["--max-iter", "0"], "--max-iter: Input should be greater than or equal to 1 (got 0)"),
         (["--eps-primal", "-1"], "--eps-primal: Input should be greater than 0 (got -1.0)"),
+        (["--eps-kkt", "0"], "--eps-kkt: Input should be greater than 0 (got 0.0)"),
+        (["--eps-kkt", "inf"], "--eps-kkt: Input should be a finite number (got inf)"),
         (
             ["--min-local-iter", "-1"],
             "--min-local-iter: Input should be greater than or equal to 0",
@@ -97,11 +100,13 @@ def test_solve_writes_the_result_directory(tmp_path: Path) -> None:
         app, ["solve", "--problem", "paper", *SMALL, "--workers", "2", "--out", str(out)]
     )
     assert result.exit_code == 0, result.output
-    assert "converged in" in result.output
+    assert result.output.startswith("converged in ")
     body = json.loads((out / "result.json").read_text())
     for key in ("objective", "iterations", "converged", "primal_residual", "dual_residual"):
         assert key in body
-    assert body["converged"] is True
+    assert body["converged"] is True and body["reason"] is None
+    assert body["optimality"] <= body["optimality_tolerance"] == 1e-2
+    assert body["objective"] < body["objective_at_zero"]
     assert len(body["history"]) == body["iterations"]
     assert set(body["history"][0]) == {
         "iteration",
@@ -116,6 +121,40 @@ def test_solve_writes_the_result_directory(tmp_path: Path) -> None:
     assert body["spec"]["workers"] == 2
     assert np.load(out / "x.npy").shape == (50,)
     assert (out / "convergence.png").stat().st_size > 10_000
+
+
+def _not_converged(out: Path, *flags: str) -> tuple[int, str, dict]:
+    result = runner.invoke(
+        app, ["solve", "--problem", "paper", *SMALL, "--workers", "2", *flags, "--out", str(out)]
+    )
+    return result.exit_code, result.output, json.loads((out / "result.json").read_text())
+
+
+def test_a_solve_stopped_by_max_iter_is_not_converged_and_exits_3(tmp_path: Path) -> None:
+    code, output, body = _not_converged(tmp_path / "out", "--max-iter", "2")
+    assert code == 3, output
+    assert body["converged"] is False
+    assert body["reason"].startswith("max_iter 2 reached before the residual rule held")
+    assert output.startswith(f"NOT converged ({body['reason']}) in 2 iterations, objective ")
+    assert body["optimality_tolerance"] == 1e-2
+    assert body["objective_at_zero"] == pytest.approx(2000 * math.log(2), rel=1e-12)
+
+
+def test_a_solve_that_fails_the_check_at_the_stop_exits_3(tmp_path: Path) -> None:
+    # The residual rule holds (as in test_solve_writes_the_result_directory), the check fails.
+    code, output, body = _not_converged(tmp_path / "out", "--eps-kkt", "1e-12")
+    assert code == 3, output
+    assert body["iterations"] < 100 and body["converged"] is False
+    assert body["reason"] == f"optimality {body['optimality']:.1e} > tolerance 1.0e-12"
+    assert f"NOT converged (optimality {body['optimality']:.1e} > tolerance 1.0e-12) in " in output
+    assert body["spec"]["eps_kkt"] == 1e-12
+
+
+def test_allow_unconverged_exits_0_and_still_says_so(tmp_path: Path) -> None:
+    code, output, body = _not_converged(tmp_path / "out", "--max-iter", "2", "--allow-unconverged")
+    assert code == 0, output
+    assert body["converged"] is False
+    assert output.startswith(f"NOT converged ({body['reason']}) in 2 iterations")
 
 
 @pytest.mark.parametrize(

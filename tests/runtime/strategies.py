@@ -99,7 +99,12 @@ class WireStrategies:
                 row_stop=msgpack_ints,
             ),
             MessageType.LOSS: st.builds(
-                LossReport, header=headers(MessageType.LOSS), loss=finite_floats
+                LossReport,
+                header=headers(MessageType.LOSS),
+                loss=finite_floats,
+                gradient=self.vectors,
+                loss_at_zero=finite_floats,
+                gradient_at_zero=self.vectors,
             ),
             MessageType.FAILED: st.builds(
                 Failed,
@@ -274,6 +279,9 @@ class WireStrategies:
             "compute_s": self._float_misses(),
             "idle_s": self._float_misses(),
             "loss": self._float_misses(),
+            "loss0": self._float_misses(),
+            "grad": self._vector_misses(),
+            "grad0": self._vector_misses(),
             "rho": self._float_misses(),
             "rho_prev": self._float_misses(),
             "local_iters": self._int_misses(INT_MAX),

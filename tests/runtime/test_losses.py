@@ -7,7 +7,13 @@ import pytest
 import scipy.sparse as sp
 
 from runtime.local_data import LocalData
-from runtime.losses import LogisticLoss, Loss, SquaredLoss, data_objective
+from runtime.losses import (
+    LogisticLoss,
+    Loss,
+    SquaredLoss,
+    data_objective,
+    data_objective_and_gradient,
+)
 from runtime.registry import get_loss
 
 RNG_SEED = 20261124
@@ -164,6 +170,26 @@ def test_data_objective_checks_the_shape_of_x() -> None:
     data = LocalData(features=sp.csr_matrix(np.ones((2, 3))), labels=np.ones(2))
     with pytest.raises(ValueError, match=r"^x must have shape \(3,\), got \(4,\)$"):
         data_objective(data, SquaredLoss(), np.zeros(4))
+    with pytest.raises(ValueError, match=r"^x must have shape \(3,\), got \(2,\)$"):
+        data_objective_and_gradient(data, SquaredLoss(), np.zeros(2))
+
+
+@pytest.mark.parametrize("loss", [LogisticLoss(), SquaredLoss()], ids=lambda loss: loss.name)
+def test_the_gradient_of_the_data_term_is_a_transpose_r(loss: Loss) -> None:
+    rng = np.random.default_rng(RNG_SEED + 1)
+    features = sp.random(40, 6, density=0.5, format="csr", random_state=rng)
+    labels = np.where(rng.random(40) < 0.5, -1.0, 1.0)
+    data = LocalData(features=features, labels=labels, weights=rng.uniform(0.5, 1.5, size=40))
+    x = rng.normal(size=6)
+    value, gradient = data_objective_and_gradient(data, loss, x)
+    assert value == data_objective(data, loss, x)  # the reported objective, bit for bit
+    step = 1e-6
+    central = [
+        (data_objective(data, loss, x + step * e) - data_objective(data, loss, x - step * e))
+        / (2 * step)
+        for e in np.eye(6)
+    ]
+    np.testing.assert_allclose(gradient, central, rtol=1e-7, atol=1e-8)
 
 
 @pytest.mark.parametrize("loss", [LogisticLoss(), SquaredLoss()], ids=lambda loss: loss.name)

@@ -125,3 +125,46 @@ def test_prox_closed_form_and_input_untouched() -> None:
 def test_prox_rejects_bad_step(step: float) -> None:
     with pytest.raises(ValueError, match=r"^step must be a finite number > 0, got "):
         Penalty(l1=1.0).prox(np.zeros(3), step)
+
+
+# --- the least subgradient, for the scheduler's optimality check ----------------------------
+
+
+def test_min_norm_subgradient_closed_form() -> None:
+    # l1 = 1 on [0, 2]: x = 0 is on the lower bound, x = 2 on the upper one.
+    penalty = Penalty(l1=1.0, lower=0.0, upper=2.0)
+    x = np.array([0.0, 0.0, 1.0, 2.0, 2.0, -1.0])
+    gradient = np.array([-3.0, 0.5, 2.0, -5.0, 0.5, 0.0])
+    least = penalty.min_norm_subgradient(x, gradient)
+    # -3 + [-inf, 1] -> -2; 0.5 + [-inf, 1] ∋ 0; 2 + {1}; -5 + [1, inf) ∋ 0; 0.5 + {1}; outside.
+    np.testing.assert_array_equal(least, [-2.0, 0.0, 3.0, 0.0, 1.5, math.inf])
+    elastic = Penalty(l1=0.5, l2=2.0)
+    np.testing.assert_array_equal(
+        elastic.min_norm_subgradient(np.array([0.0, 0.0, -1.0]), np.array([0.2, -2.0, 1.0])),
+        [0.0, -1.5, 1.0 - 2.0 - 0.5],
+    )
+    smooth = Penalty.none().min_norm_subgradient(np.array([3.0, -1.0]), np.array([0.25, -4.0]))
+    np.testing.assert_array_equal(smooth, [0.25, -4.0])
+    point = Penalty(lower=1.0, upper=1.0).min_norm_subgradient(np.ones(2), np.array([7.0, -7.0]))
+    np.testing.assert_array_equal(point, [0.0, 0.0])  # a degenerate box: the cone is R
+
+
+@pytest.mark.parametrize("penalty", PENALTIES, ids=repr)
+def test_min_norm_subgradient_vanishes_at_a_prox(penalty: Penalty) -> None:
+    # prox(v) minimizes h(x) + ||x - v||²/(2 step), whose smooth part has gradient (x - v)/step.
+    step = 0.7
+    v = np.random.default_rng(5).normal(scale=2.0, size=300)
+    x = penalty.prox(v, step)
+    least = penalty.min_norm_subgradient(x, (x - v) / step)
+    assert np.max(np.abs(least)) <= 1e-12
+
+
+@pytest.mark.parametrize("penalty", PENALTIES, ids=repr)
+def test_min_norm_subgradient_is_the_limit_of_the_prox_gradient_step(penalty: Penalty) -> None:
+    # Brute force: (x - prox_{t h}(x - t g)) / t tends to the least element of g + ∂h(x).
+    rng = np.random.default_rng(8)
+    x = penalty.prox(rng.normal(scale=2.0, size=400), 0.5)  # many at 0 and on the bounds
+    gradient = rng.normal(scale=3.0, size=x.shape)
+    step = 1e-9
+    limit = (x - penalty.prox(x - step * gradient, step)) / step
+    np.testing.assert_allclose(penalty.min_norm_subgradient(x, gradient), limit, atol=1e-5)

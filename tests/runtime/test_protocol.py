@@ -24,6 +24,7 @@ from runtime.protocol import (
     encode_broadcast,
     encode_worker_message,
     max_message_bytes,
+    max_worker_message_bytes,
 )
 
 SOLVE = "solve-1"
@@ -80,11 +81,65 @@ def test_update_round_trip_is_exact() -> None:
     )
 
 
+def _loss_report() -> LossReport:
+    return LossReport(
+        header=Header(MessageType.LOSS, SOLVE, 2, 9),
+        loss=123.5,
+        gradient=np.linspace(-2, 2, D),
+        loss_at_zero=200.25,
+        gradient_at_zero=np.arange(D, dtype=np.float64),
+    )
+
+
 def test_join_and_loss_round_trip() -> None:
     join = Join(header=Header(MessageType.JOIN, SOLVE, 1, 0), row_start=10, row_stop=20)
-    loss = LossReport(header=Header(MessageType.LOSS, SOLVE, 2, 9), loss=123.5)
     assert _decode(encode_worker_message(join)) == join
-    assert _decode(encode_worker_message(loss)) == loss
+    loss = _decode(encode_worker_message(_loss_report()))
+    assert isinstance(loss, LossReport)
+    assert (loss.header, loss.loss, loss.loss_at_zero) == (_loss_report().header, 123.5, 200.25)
+    np.testing.assert_array_equal(loss.gradient, np.linspace(-2, 2, D))
+    np.testing.assert_array_equal(loss.gradient_at_zero, np.arange(D))
+
+
+def test_a_loss_report_with_both_gradients_fits_the_fronts_limit() -> None:
+    features = 100_000
+    big = LossReport(
+        header=Header(MessageType.LOSS, SOLVE, 2, 9),
+        loss=1.0,
+        gradient=np.ones(features),
+        loss_at_zero=1.0,
+        gradient_at_zero=np.ones(features),
+    )
+    raw = encode_worker_message(big)
+    assert max_message_bytes(features) < len(raw) <= max_worker_message_bytes(features) - 3000
+    assert max_worker_message_bytes(features) == 16 * features + 4096
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        (
+            {"grad": np.zeros(D + 1)},
+            "field 'grad' must be float64 of shape (5,), got float64 of shape (6,)",
+        ),
+        ({"grad": [0.0] * D}, "field 'grad' must be an array, got list"),
+        ({"grad": np.array([0, 0, np.inf, 0, 0.0])}, "field 'grad' has non-finite entries"),
+        ({"grad0": np.array([np.nan, 0, 0, 0, 0.0])}, "field 'grad0' has non-finite entries"),
+        ({"grad0": None}, "field 'grad0' must be an array, got NoneType"),
+        ({"loss0": float("inf")}, "field 'loss0' must be a finite number >= -inf, got inf"),
+        ({"loss0": "1"}, "field 'loss0' must be a finite number >= -inf, got '1'"),
+        ({"loss": float("nan")}, "field 'loss' must be a finite number >= -inf, got nan"),
+    ],
+)
+def test_a_malformed_loss_report_is_refused(change: dict, error: str) -> None:
+    import msgpack_numpy
+
+    body = msgpack.unpackb(
+        encode_worker_message(_loss_report()), object_hook=msgpack_numpy.decode, raw=False
+    )
+    raw = msgpack.packb({**body, **change}, default=msgpack_numpy.encode, use_bin_type=True)
+    with pytest.raises(ProtocolError, match="^" + re.escape(error) + "$"):
+        _decode(raw)
 
 
 def test_broadcast_round_trip() -> None:
@@ -145,8 +200,8 @@ def test_object_arrays_are_never_unpickled() -> None:
 
 
 def test_oversized_messages_are_refused_before_decoding() -> None:
-    raw = b"\x00" * (max_message_bytes(D) + 1)
-    with pytest.raises(ProtocolError, match=f"exceeds the limit of {max_message_bytes(D)}"):
+    raw = b"\x00" * (max_worker_message_bytes(D) + 1)
+    with pytest.raises(ProtocolError, match=f"exceeds the limit of {max_worker_message_bytes(D)}"):
         _decode(raw)
 
 

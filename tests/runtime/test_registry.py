@@ -12,8 +12,8 @@ from pydantic import ValidationError
 from runtime.local_data import LocalData
 from runtime.local_solver import solve_local
 from runtime.losses import SOLVER_NEEDS as LOSS_NEEDS
+from runtime.penalties import OPTIMALITY_NEEDS, Penalty
 from runtime.penalties import SOLVER_NEEDS as PENALTY_NEEDS
-from runtime.penalties import Penalty
 from runtime.penalty_specs import ElasticNetSpec, GroupLassoSpec
 from runtime.registry import (
     LOSSES,
@@ -45,9 +45,10 @@ def test_the_tagged_union_has_one_member_per_registered_kind() -> None:
     assert set(members) == {spec for spec, _ in PENALTIES.values()}
 
 
-def test_every_registered_penalty_has_what_the_z_step_needs() -> None:
+def test_every_registered_penalty_has_what_the_z_step_and_the_check_need() -> None:
     for spec in (ElasticNetSpec(l1=1.0), GroupLassoSpec(weight=1.0, group_size=2)):
         require(build_penalty(spec), PENALTY_NEEDS, role="penalty", solver="test")
+        require(build_penalty(spec), OPTIMALITY_NEEDS, role="penalty", solver="test")
     assert build_penalty(ElasticNetSpec(l1=0.5, box_lower=-1, box_upper=2)) == Penalty(
         l1=0.5, lower=-1.0, upper=2.0
     )

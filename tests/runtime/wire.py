@@ -37,7 +37,7 @@ from runtime.protocol import (
     decode_worker_message,
     encode_broadcast,
     encode_worker_message,
-    max_message_bytes,
+    max_worker_message_bytes,
 )
 
 EPOCH_MAX = 2**31
@@ -48,7 +48,7 @@ HEADER_KEYS = ("v", "type", "solve", "worker", "epoch", "iter")
 KEYS_OF = {
     MessageType.UPDATE: (*HEADER_KEYS, "omega", "q", "compute_s", "idle_s", "local_iters"),
     MessageType.JOIN: (*HEADER_KEYS, "rows"),
-    MessageType.LOSS: (*HEADER_KEYS, "loss"),
+    MessageType.LOSS: (*HEADER_KEYS, "loss", "grad", "loss0", "grad0"),
     MessageType.FAILED: (*HEADER_KEYS, "reason", "deterministic"),
     MessageType.ITERATE: ("v", "type", "solve", "iter", "rho", "rho_prev", "z"),
     MessageType.TERMINATE: ("v", "type", "solve", "iter", "z", "reason"),
@@ -105,7 +105,7 @@ class Wire:
 
     @property
     def limit(self) -> int:
-        return max_message_bytes(self.features)
+        return max_worker_message_bytes(self.features)
 
     def decode(self, raw: bytes) -> protocol.WorkerMessage:
         return decode_worker_message(
@@ -165,6 +165,9 @@ def check_worker_message(wire: Wire, message: object) -> None:
     elif isinstance(message, LossReport):
         assert header.type is MessageType.LOSS
         _check_float(message.loss)
+        _check_vector(wire, message.gradient)
+        _check_float(message.loss_at_zero)
+        _check_vector(wire, message.gradient_at_zero)
     elif isinstance(message, Failed):
         assert header.type is MessageType.FAILED
         assert isinstance(message.reason, str) and len(message.reason) <= MAX_REASON_CHARS

@@ -96,6 +96,8 @@ def test_a_job_is_solved_stored_and_only_then_deleted(aws: dict[str, Any], tmp_p
     assert runner.run_once()
     status = _status(aws, solve_id)
     assert status.status is SolveState.DONE and status.converged is True
+    assert status.reason is None and status.optimality_tolerance == 1e-2
+    assert status.optimality is not None and status.optimality <= 1e-2
     assert status.x == f"s3://{BUCKET}/results/{solve_id}/x.npy"
     assert status.result == f"s3://{BUCKET}/results/{solve_id}/result.json"
     assert status.spec == SolveSpec.model_validate(
@@ -110,6 +112,7 @@ def test_a_job_is_solved_stored_and_only_then_deleted(aws: dict[str, Any], tmp_p
     )
     np.testing.assert_array_equal(x, direct.x)  # the same deterministic computation
     assert status.objective == direct.objective
+    assert status.objective_at_zero == direct.objective_at_zero
     assert status.iterations == direct.iterations
     assert status.primal_residual == direct.primal_residual
     result = json.loads(
@@ -118,6 +121,18 @@ def test_a_job_is_solved_stored_and_only_then_deleted(aws: dict[str, Any], tmp_p
     assert result["spec"]["workers"] == 3 and len(result["history"]) == status.iterations
     assert _queue_is_empty(aws)
     assert runner.solves_finished == 1 and runner.current_solve is None
+
+
+def test_a_done_solve_that_is_not_converged_says_why(aws: dict[str, Any], tmp_path: Path) -> None:
+    solve_id = "c" * 32
+    spec = SolveSpec.model_validate({**SPEC, "max_iter": 2})
+    _enqueue(aws, JobMessage(solve_id=solve_id, spec=spec))
+    assert _runner(aws, tmp_path).run_once()
+    status = _status(aws, solve_id)
+    assert status.status is SolveState.DONE and status.converged is False
+    assert status.reason is not None
+    assert status.reason.startswith("max_iter 2 reached before the residual rule held; ")
+    assert status.iterations == 2 and status.optimality is not None
 
 
 def test_the_queued_status_is_advanced_not_replaced(aws: dict[str, Any], tmp_path: Path) -> None:

@@ -139,7 +139,15 @@ def _forge(shot: Forged, *, trigger: int, final: int) -> bytes:
     }[shot.when]
     if shot.kind == "loss":
         header = Header(MessageType.LOSS, SOLVE_ID, shot.worker, iteration)
-        return encode_worker_message(LossReport(header=header, loss=shot.fill))
+        gradient = np.full(SPEC.features, shot.fill)
+        report = LossReport(
+            header=header,
+            loss=shot.fill,
+            gradient=gradient,
+            loss_at_zero=shot.fill,
+            gradient_at_zero=gradient,
+        )
+        return encode_worker_message(report)
     header = Header(MessageType.UPDATE, SOLVE_ID, shot.worker, iteration)
     update = Update(
         header=header,

@@ -14,16 +14,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from sklearn.datasets import dump_svmlight_file, make_classification
+from sklearn.datasets import make_classification
 from sklearn.svm import LinearSVC
 
 from runtime.generator import generate_rows
 from runtime.registry import get_loss
-from scheduler_host.cli.datasets import prepare_dataset
 from scheduler_host.solve import run_solve
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.local import LocalProcessSpawner
 from tests.reference import group_lasso_optimum
+from tests.solve.svmlight import spec_on_shards
 
 TIGHT = {"eps_primal": 1e-6, "eps_dual": 1e-6, "eps_grad": 1e-9, "max_iter": 1000}
 
@@ -39,18 +39,14 @@ def test_squared_hinge_l1_svm_matches_liblinear_at_two_workers(tmp_path: Path) -
         n_samples=800, n_features=30, n_informative=8, n_redundant=4, random_state=0
     )
     features = sp.csr_matrix(dense)
-    path = tmp_path / "svm.svm"
-    dump_svmlight_file(features, classes, str(path))  # {0, 1} labels, mapped to ±1
-    manifest = prepare_dataset(path, str(tmp_path / "shards"), num_workers=2)
     l1 = 5.0
-    spec = SolveSpec(
-        problem="shards",
-        shards=str(tmp_path / "shards"),
-        samples=manifest.num_samples,
-        features=manifest.num_features,
+    spec = spec_on_shards(
+        tmp_path,
+        features,
+        classes,  # {0, 1} labels, mapped to ±1
+        workers=2,
         loss="squared_hinge",
         l1=l1,
-        workers=2,
         **{**TIGHT, "max_iter": 3000},  # ADMM's linear rate is slow here: ~1,300 iterations
     )
     result = run_solve(spec, spawner=LocalProcessSpawner(log_directory=tmp_path / "logs"))

@@ -22,6 +22,7 @@ from scheduler_host.solve import SolveFailed, run_solve
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.local import LocalProcessSpawner
 from tests.reference import reference_optimum
+from tests.solve.svmlight import spec_on_shards
 
 TIGHT = {"eps_primal": 1e-6, "eps_dual": 1e-6, "eps_grad": 1e-9, "max_iter": 1000}
 SMALL = {"samples": 3000, "features": 120, "density": 0.05, "seed": 3}
@@ -64,18 +65,8 @@ def test_l1_logistic_on_generated_data_with_several_masters(tmp_path: Path) -> N
 
 def test_l1_logistic_on_an_svmlight_file(tmp_path: Path) -> None:
     data = generate_rows(samples=2000, features=80, density=0.1, seed=11, start=0, stop=2000)
-    path = tmp_path / "data.svm"
-    dump_svmlight_file(data.features, (data.labels > 0).astype(int), str(path))  # {0, 1} labels
-    manifest = prepare_dataset(path, str(tmp_path / "shards"), num_workers=3)
-    spec = SolveSpec(
-        problem="shards",
-        shards=str(tmp_path / "shards"),
-        samples=manifest.num_samples,
-        features=manifest.num_features,
-        workers=3,
-        l1=1.0,
-        **TIGHT,
-    )
+    labels = (data.labels > 0).astype(int)  # {0, 1} labels
+    spec = spec_on_shards(tmp_path, data.features, labels, workers=3, l1=1.0, **TIGHT)
     _check_against_reference(spec, data, tmp_path)
 
 
