@@ -33,9 +33,11 @@ from runtime.protocol import (
     Welcome,
     encode_direct,
 )
+from runtime.scaled_penalty import penalty_in_scaled_coordinates
 from runtime.specs import WorkerAssignment
 from scheduler_host.assignments import build_assignment
 from scheduler_host.results import IterationRecord, SolveResult, WorkerIteration
+from scheduler_host.solve.conditioning import Conditioning
 from scheduler_host.solve.global_step import global_step, has_converged, penalty_of
 from scheduler_host.solve.masters import Event, FailedArrived, JoinArrived, UpdateArrived
 from scheduler_host.solve.membership import Membership, OpenIteration
@@ -67,12 +69,21 @@ class Coordinator:
         spawner: Spawner,
         options: SchedulerOptions,
         on_iteration: ProgressCallback | None,
+        conditioning: Conditioning,
     ) -> None:
         self.spec, self.solve_id = spec, solve_id
         self.transport, self.options = transport, options
         self.on_iteration = on_iteration
         self.rows = rows
         self.penalty = penalty_of(spec.model)
+        # z, the workers' x and u and the z-step live in the workers' coordinates: y = D x
+        # when the columns are scaled; only the result is mapped back to x.
+        self.scaling, self.rho_bounds = conditioning.scaling, conditioning.rho_bounds
+        self.z_penalty = (
+            self.penalty
+            if self.scaling is None
+            else penalty_in_scaled_coordinates(self.penalty, self.scaling)
+        )
         self.membership = Membership(
             registry=transport.registry,
             spawner=spawner,
@@ -86,7 +97,19 @@ class Coordinator:
         self.phase = Phase.JOINING
         self.iteration = 0
         self.z = np.zeros(spec.features)
-        self.rho = self.rho_prev = spec.rho0
+        self.rho = self.rho_prev = conditioning.initial_rho(spec.rho0)
+        if self.rho != spec.rho0:
+            log.warning(
+                "rho0=%g is outside the rho bounds %s: starting at %g",
+                spec.rho0,
+                self.rho_bounds,
+                self.rho,
+            )
+        log.info(
+            "column scaling %s, rho bounds %s",
+            "off" if self.scaling is None else "on",
+            self.rho_bounds,
+        )
         self.arrived: set[int] = set()
         self.opened_at = 0.0
         self.losses: dict[int, float] = {}
@@ -199,8 +222,9 @@ class Coordinator:
                 z_prev=self.z,
                 rho=self.rho,
                 num_workers=self.spec.workers,
-                penalty=self.penalty,
+                penalty=self.z_penalty,
                 dual_residual_form=self.spec.dual_residual,
+                rho_bounds=self.rho_bounds,
             )
             record = IterationRecord(
                 iteration=self.iteration,
@@ -242,10 +266,11 @@ class Coordinator:
         solve_started = time.monotonic()
         history, converged = self._iterate()
         data_loss = self._finish("converged" if converged else "max_iter")
+        x = self.z if self.scaling is None else self.scaling.to_original(self.z)
         return SolveResult(
             solve_id=self.solve_id,
-            x=self.z,
-            objective=data_loss + self.penalty.value(self.z),
+            x=x,
+            objective=data_loss + self.penalty.value(x),
             iterations=self.iteration,
             converged=converged,
             primal_residual=history[-1].primal_residual,
