@@ -33,10 +33,11 @@ class ColumnScaling:
     scale: np.ndarray
 
     def __post_init__(self) -> None:
-        scale = self.scale
+        scale = np.array(self.scale, dtype=np.float64)  # a read-only copy of its own
         if scale.ndim != 1 or not (np.all(np.isfinite(scale)) and np.all(scale > 0)):
             raise ValueError("scale must be a vector of finite numbers > 0")
         scale.setflags(write=False)
+        object.__setattr__(self, "scale", scale)
 
     @classmethod
     def from_stats(cls, stats: ColumnStats) -> ColumnScaling:

@@ -152,3 +152,9 @@ def test_scaled_rows_stay_csr_float64() -> None:
     )
     assert scaled.features.format == "csr" and scaled.features.dtype == np.float64
     np.testing.assert_array_equal(scaled.features.toarray(), [[1.0, 0.0], [0.0, 2.0]])
+
+
+def test_a_scale_must_be_positive_and_finite() -> None:
+    for bad in ([1.0, 0.0], [1.0, np.inf], [[1.0]]):
+        with pytest.raises(ValueError, match=r"^scale must be a vector of finite numbers > 0$"):
+            ColumnScaling(scale=np.array(bad))
