@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import inspect
 
-import pytest
-import typer
-
 from scheduler_host.cli.spec_flags import NOT_THE_MODEL_DEFAULT, spec_flags, spec_from_flags
 from scheduler_host.solve_spec import LOCAL_SOLVER_FIELDS, SolveSpec
 
@@ -36,9 +33,3 @@ def test_the_local_solver_flags_are_explained_by_their_fields() -> None:
     for flat in LOCAL_SOLVER_FIELDS:
         option = _PARAMETERS[flat].annotation.__metadata__[0]
         assert option.help == SolveSpec.model_fields[flat].description, flat
-
-
-def test_a_bad_scale_columns_value_names_the_flag() -> None:
-    flags = {name: parameter.default for name, parameter in _PARAMETERS.items()}
-    with pytest.raises(typer.BadParameter, match="--scale-columns: Input should be 'auto', 'on'"):
-        spec_from_flags({**flags, "scale_columns": "yes"})

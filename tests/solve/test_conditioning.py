@@ -72,3 +72,23 @@ def test_scale_columns_is_validated_naming_the_field() -> None:
             scale_columns="on",
             penalty={"kind": "group_lasso", "weight": 1.0, "group_size": 2},
         )
+
+
+def test_auto_leaves_a_group_lasso_solve_unscaled(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = generate_rows(samples=50, features=6, density=0.5, seed=0, start=0, stop=50)
+    write_shards(rows, LocalStorage(tmp_path), 2, source_name="x.svm")
+    spec = SolveSpec(
+        problem="shards",
+        shards=str(tmp_path),
+        workers=2,
+        penalty={"kind": "group_lasso", "weight": 1.0, "group_size": 2},
+    )
+    with caplog.at_level("WARNING", logger="lambda_admm.scheduler"):
+        resolved, _ = resolve_dataset(spec)
+    assert resolved.scale_columns == "off"
+    assert "column scaling is off: the group_lasso penalty is not coordinate-separable" in (
+        caplog.text
+    )
+    assert conditioning_of(resolved).scaling is None
