@@ -88,12 +88,21 @@ def test_columns_scaled_by_ten_to_the_three_either_way_match_liblinear(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)
 @pytest.mark.parametrize("workers", [1, 2, 4])
 def test_breast_cancer_unscaled_matches_liblinear(tmp_path: Path, workers: int) -> None:
+    """Slow: scaling equalizes the column magnitudes (1e-3..1e3) but not their correlations.
+
+    On the support of x* the Hessian's condition number is still 1.5e5 after scaling (7.7e7
+    before), so ADMM needs thousands of iterations, and FISTA hundreds of steps per x-update:
+    W=4 reached a gap of 2.7e-8 after 6000 iterations (690 s on a loaded 2-core machine).
+    """
     dataset = load_breast_cancer()
     features, signs = dataset.data, np.where(dataset.target > 0, 1.0, -1.0)
     spec = _prepared(tmp_path, features, signs, workers)
-    spec = spec.model_copy(update={"max_iter": 10_000, "eps_primal": 1e-5, "eps_dual": 1e-5})
+    spec = spec.model_copy(
+        update={"max_iter": 6000, "eps_primal": 1e-5, "eps_dual": 1e-5, "eps_grad": 1e-7}
+    )
     result = run_solve(spec, spawner=ThreadSpawner(), options=IN_PROCESS)
     optimum = _liblinear_optimum(features, signs)  # 59.783747644484755
     ours = _objective(features, signs, result.x)
