@@ -25,8 +25,8 @@ SOLVER_NEEDS = ("prox", "value")
 OPTIMALITY_NEEDS = ("min_norm_subgradient", "value")
 
 
-class ProximalPenalty(Protocol):
-    """A penalty with a value and an exact proximal operator."""
+class Proximal(Protocol):
+    """What the z-step needs of a penalty: a value and an exact proximal operator."""
 
     def value(self, x: np.ndarray) -> float:
         """``h(x)`` for ``x`` of shape (d,); ``math.inf`` outside its domain."""
@@ -35,6 +35,10 @@ class ProximalPenalty(Protocol):
     def prox(self, v: np.ndarray, step: float) -> np.ndarray:
         """``argmin_x h(x) + ||x - v||² / (2 step)``, shape (d,), for ``step > 0``."""
         ...
+
+
+class ProximalPenalty(Proximal, Protocol):
+    """A registered penalty: also its least subgradient, for the check at the stop."""
 
     def min_norm_subgradient(self, x: np.ndarray, gradient: np.ndarray) -> np.ndarray:
         """An element of ``gradient + ∂h(x)`` of least ∞-norm, shape (d,).

@@ -7,10 +7,16 @@ from dataclasses import replace
 
 import numpy as np
 
+from runtime.column_scaling import ColumnScaling
 from runtime.generator import generate_rows
 from runtime.local_data import LocalData
 from runtime.registry import get_loss
-from runtime.shards import read_shard, shard_file_name
+from runtime.shards import (
+    read_manifest,
+    read_manifest_column_stats,
+    read_shard,
+    shard_file_name,
+)
 from runtime.specs import ModelSpec, PaperData, ShardData, WorkerAssignment
 from runtime.storage import storage_for
 
@@ -18,12 +24,19 @@ log = logging.getLogger("lambda_admm.worker")
 
 
 def _read_shard_rows(data: ShardData, assignment: WorkerAssignment) -> LocalData:
-    """The manifest and this worker's shard only, verified against the manifest."""
+    """The manifest and this worker's shard only, verified against the manifest; with
+    ``scale_columns``, also the column statistics, and the rows scaled to ``A_w D^{-1}``."""
     source = storage_for(data.uri, field="shards")
-    rows = read_shard(source, assignment.worker_index)
-    file_name = shard_file_name(assignment.worker_index)
-    log.info("worker %d read %s", assignment.worker_index, source.uri(file_name))
-    return rows
+    manifest = read_manifest(source)
+    index = assignment.worker_index
+    rows = read_shard(source, index, manifest=manifest)
+    log.info("worker %d read %s", index, source.uri(shard_file_name(index)))
+    if not data.scale_columns:
+        return rows
+    stats = read_manifest_column_stats(source, manifest)
+    if stats is None:
+        raise ValueError(f"scale_columns: the dataset at {data.uri} carries no column statistics")
+    return ColumnScaling.from_stats(stats).scale_rows(rows)
 
 
 def _prepare_labels(rows: LocalData, model: ModelSpec) -> LocalData:

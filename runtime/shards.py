@@ -5,6 +5,7 @@ Layout of a shard directory or ``s3://`` prefix (any :class:`~runtime.storage.St
     manifest.json        ShardManifest.to_json()
     shard-00000.npz      worker 0's rows: CSR arrays, labels, optional weights
     shard-00001.npz      ...
+    column-stats.npz     Σ_n a_nj² over all rows (runtime.column_stats); older datasets lack it
 
 A worker reads the manifest and only its own shard, and verifies the shard's sha256 against
 the manifest before use. Shards are plain ``np.savez`` archives read with
@@ -24,6 +25,12 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from runtime.column_stats import (
+    ColumnStats,
+    ColumnStatsEntry,
+    read_column_stats,
+    write_column_stats,
+)
 from runtime.generator import row_ranges
 from runtime.local_data import LocalData
 from runtime.storage import Storage
@@ -100,7 +107,11 @@ class ShardEntry:
 
 @dataclass(frozen=True)
 class ShardManifest:
-    """What a shard directory holds; ``shards[w]`` is worker ``w``'s."""
+    """What a shard directory holds; ``shards[w]`` is worker ``w``'s.
+
+    ``column_stats`` names the column statistics sidecar; None in a manifest written before
+    they were (such a dataset still loads, and is solved without column scaling).
+    """
 
     format_version: int
     num_samples: int
@@ -108,6 +119,7 @@ class ShardManifest:
     num_workers: int
     shards: tuple[ShardEntry, ...]
     source_name: str
+    column_stats: ColumnStatsEntry | None = None
 
     def __post_init__(self) -> None:
         if self.format_version != FORMAT_VERSION:
@@ -133,6 +145,8 @@ class ShardManifest:
         """The manifest as indented JSON text."""
         document = asdict(self)
         document["shards"] = [asdict(entry) for entry in self.shards]
+        if self.column_stats is None:
+            del document["column_stats"]  # the form older readers know
         return json.dumps(document, indent=2)
 
     @classmethod
@@ -150,6 +164,7 @@ class ShardManifest:
                 )
                 for entry in document["shards"]
             )
+            stats = document.get("column_stats")
             return cls(
                 format_version=int(document["format_version"]),
                 num_samples=int(document["num_samples"]),
@@ -157,6 +172,9 @@ class ShardManifest:
                 num_workers=int(document["num_workers"]),
                 shards=entries,
                 source_name=str(document["source_name"]),
+                column_stats=None
+                if stats is None
+                else ColumnStatsEntry(str(stats["file_name"]), str(stats["sha256"])),
             )
         except (ValueError, TypeError, KeyError) as error:
             raise ValueError(f"invalid shard manifest: {error}") from error
@@ -167,8 +185,9 @@ def write_shards(
 ) -> ShardManifest:
     """Cut ``data`` into ``num_workers`` contiguous row shards and write them plus the manifest.
 
-    Rows are split by :func:`runtime.generator.row_ranges`. The manifest is written last, so
-    a reader never sees a manifest whose shards are missing.
+    Rows are split by :func:`runtime.generator.row_ranges`. The column statistics of all
+    rows go to their sidecar. The manifest is written last, so a reader never sees a
+    manifest whose shards or statistics are missing.
     """
     entries = []
     for worker_index, (start, stop) in enumerate(row_ranges(data.num_samples, num_workers)):
@@ -181,6 +200,7 @@ def write_shards(
         name = shard_file_name(worker_index)
         destination.write_bytes(name, blob)
         entries.append(ShardEntry(name, start, stop, piece.nnz, hashlib.sha256(blob).hexdigest()))
+    stats_entry = write_column_stats(ColumnStats.of(data), destination)
     manifest = ShardManifest(
         format_version=FORMAT_VERSION,
         num_samples=data.num_samples,
@@ -188,6 +208,7 @@ def write_shards(
         num_workers=num_workers,
         shards=tuple(entries),
         source_name=source_name,
+        column_stats=stats_entry,
     )
     destination.write_bytes(
         MANIFEST_NAME, manifest.to_json().encode(), content_type="application/json"
@@ -240,13 +261,28 @@ def shard_from_verified_bytes(blob: bytes, manifest: ShardManifest, worker_index
     return data
 
 
-def read_shard(source: Storage, worker_index: int) -> LocalData:
-    """Worker ``worker_index``'s rows, reading only the manifest and that one shard."""
-    manifest = read_manifest(source)
+def read_shard(
+    source: Storage, worker_index: int, *, manifest: ShardManifest | None = None
+) -> LocalData:
+    """Worker ``worker_index``'s rows, reading only the manifest (unless given) and that one
+    shard."""
+    manifest = manifest or read_manifest(source)
     if not 0 <= worker_index < manifest.num_workers:
         raise ValueError(f"worker_index must be in [0, {manifest.num_workers}), got {worker_index}")
     blob = source.read_bytes(manifest.shards[worker_index].file_name)
     return shard_from_verified_bytes(blob, manifest, worker_index)
+
+
+def read_manifest_column_stats(source: Storage, manifest: ShardManifest) -> ColumnStats | None:
+    """The verified column statistics of the dataset, or None if its manifest has none."""
+    if manifest.column_stats is None:
+        return None
+    return read_column_stats(
+        source,
+        manifest.column_stats,
+        num_samples=manifest.num_samples,
+        num_features=manifest.num_features,
+    )
 
 
 def load_svmlight(path: Path | str, *, num_features: int | None = None) -> LocalData:

@@ -54,6 +54,11 @@ class ShardData(_Rows):
     uri: str = Field(min_length=1, description="directory or s3://bucket/prefix of the shards")
     samples: int = Field(ge=1, description="number of samples N (from the manifest)")
     features: int = Field(ge=1, description="number of features d (from the manifest)")
+    scale_columns: bool = Field(
+        default=False,
+        description="solve in column-scaled coordinates y = D x, D from the dataset's "
+        "column statistics (runtime.column_scaling)",
+    )
 
 
 DataSpec = Annotated[PaperData | ShardData, Field(discriminator="kind")]

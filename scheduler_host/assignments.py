@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from runtime.generator import row_ranges
@@ -10,6 +11,8 @@ from runtime.shards import MANIFEST_NAME, ShardManifest, read_manifest
 from runtime.specs import SchedulerEndpoints, WorkerAssignment
 from runtime.storage import storage_for
 from scheduler_host.solve_spec import SolveSpec
+
+log = logging.getLogger("lambda_admm.scheduler")
 
 
 def load_manifest(uri: str) -> ShardManifest:
@@ -30,12 +33,41 @@ def load_manifest(uri: str) -> ShardManifest:
         raise ValueError(f"shards: {error}") from None
 
 
-def resolve_dataset(spec: SolveSpec) -> tuple[SolveSpec, list[tuple[int, int]]]:
-    """The spec with a shard dataset's N and d filled in, and each worker's row range.
+def _resolved_scaling(spec: SolveSpec, manifest: ShardManifest) -> str:
+    """``scale_columns`` decided: 'on' or 'off' (see :class:`SolveSpec`).
 
-    A shard dataset's manifest is read once, here; W must match its shards.
+    Raises
+    ------
+    ValueError
+        ``"scale_columns: ..."`` for 'on' with a dataset that has no column statistics.
     """
-    if spec.problem != "shards":
+    if spec.scale_columns == "off":
+        return "off"
+    if manifest.column_stats is None:
+        reason = (
+            f"the dataset at {spec.shards} carries no column statistics (it was prepared "
+            "before they were written; prepare it again to have them)"
+        )
+        if spec.scale_columns == "on":
+            raise ValueError(f"scale_columns: 'on' is impossible: {reason}")
+        log.warning("column scaling is off: %s", reason)
+        return "off"
+    if spec.penalty is not None:  # validation refuses 'on' with such a penalty
+        log.warning(
+            "column scaling is off: the %s penalty is not coordinate-separable", spec.penalty.kind
+        )
+        return "off"
+    return "on"
+
+
+def resolve_dataset(spec: SolveSpec) -> tuple[SolveSpec, list[tuple[int, int]]]:
+    """The spec with a shard dataset's N and d filled in and ``scale_columns`` decided ('on'
+    or 'off'), and each worker's row range.
+
+    A shard dataset's manifest is read once, here; W must match its shards. The paper's
+    generated data is never scaled (its columns are identically distributed).
+    """
+    if spec.problem != "shards":  # 'auto' (validation refuses 'on') means off here
         return spec, row_ranges(spec.samples, spec.workers)
     assert spec.shards is not None
     manifest = load_manifest(spec.shards)
@@ -45,7 +77,11 @@ def resolve_dataset(spec: SolveSpec) -> tuple[SolveSpec, list[tuple[int, int]]]:
             f"workers, got {spec.workers}"
         )
     resolved = spec.model_copy(
-        update={"samples": manifest.num_samples, "features": manifest.num_features}
+        update={
+            "samples": manifest.num_samples,
+            "features": manifest.num_features,
+            "scale_columns": _resolved_scaling(spec, manifest),
+        }
     )
     return resolved, [(entry.row_start, entry.row_stop) for entry in manifest.shards]
 

@@ -94,6 +94,11 @@ class SolveSpec(BaseModel):
     box_lower: float | None = Field(default=None, allow_inf_nan=False)
     box_upper: float | None = Field(default=None, allow_inf_nan=False)
     sample_weights: Literal["none", "uniform"] = "none"
+    scale_columns: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="column scaling y = D x (D: column RMS): 'auto' on when the dataset "
+        "carries column statistics and the penalty is separable, 'on' required, 'off' never",
+    )
     # The system and the stopping rule.
     workers: int = Field(default=4, ge=1, le=10_000)
     workers_per_master: int = Field(default=16, ge=1, le=10_000)
@@ -174,6 +179,17 @@ class SolveSpec(BaseModel):
             maximum_name="max_local_iter",
         )
         check_box(self.box_lower, self.box_upper)
+        if self.scale_columns == "on" and self.problem == "paper":
+            raise ValueError(
+                "scale_columns: 'on' needs a dataset with column statistics; the paper's "
+                "generated columns are homogeneous and are never scaled (use 'auto' or 'off')"
+            )
+        if self.scale_columns == "on" and self.penalty is not None:
+            raise ValueError(
+                f"scale_columns: 'on' needs a coordinate-separable penalty; "
+                f"{self.penalty.kind} couples coordinates (its prox in scaled coordinates "
+                "has no closed form)"
+            )
         return self
 
     @property
@@ -197,7 +213,12 @@ class SolveSpec(BaseModel):
                 samples=self.samples, features=self.features, density=self.density, seed=self.seed
             )
         assert self.shards is not None
-        return ShardData(uri=self.shards, samples=self.samples, features=self.features)
+        return ShardData(
+            uri=self.shards,
+            samples=self.samples,
+            features=self.features,
+            scale_columns=self.scale_columns == "on",
+        )
 
     @property
     def staleness_bound(self) -> int:

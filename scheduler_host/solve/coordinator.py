@@ -32,13 +32,19 @@ from runtime.protocol import (
     Welcome,
     encode_direct,
 )
+from runtime.scaled_penalty import penalty_in_scaled_coordinates
 from runtime.specs import WorkerAssignment
 from scheduler_host.assignments import build_assignment
 from scheduler_host.results import IterationRecord, SolveResult, WorkerIteration
+from scheduler_host.solve.conditioning import Conditioning
 from scheduler_host.solve.global_step import global_step, has_converged, penalty_of
 from scheduler_host.solve.masters import Event, FailedArrived, JoinArrived, UpdateArrived
 from scheduler_host.solve.membership import Membership, OpenIteration
-from scheduler_host.solve.optimality import check_at_stop, stop_reason
+from scheduler_host.solve.optimality import (
+    check_at_stop,
+    reports_in_original_coordinates,
+    stop_reason,
+)
 from scheduler_host.solve.options import ProgressCallback, SchedulerOptions, SolveFailed
 from scheduler_host.solve.transport import SolveTransport
 from scheduler_host.solve_spec import SolveSpec
@@ -67,12 +73,21 @@ class Coordinator:
         spawner: Spawner,
         options: SchedulerOptions,
         on_iteration: ProgressCallback | None,
+        conditioning: Conditioning,
     ) -> None:
         self.spec, self.solve_id = spec, solve_id
         self.transport, self.options = transport, options
         self.on_iteration = on_iteration
         self.rows = rows
         self.penalty = penalty_of(spec.model)
+        # z, the workers' x and u and the z-step live in the workers' coordinates: y = D x
+        # when the columns are scaled; only the result is mapped back to x.
+        self.scaling, self.rho_bounds = conditioning.scaling, conditioning.rho_bounds
+        self.z_penalty = (
+            self.penalty
+            if self.scaling is None
+            else penalty_in_scaled_coordinates(self.penalty, self.scaling)
+        )
         self.membership = Membership(
             registry=transport.registry,
             spawner=spawner,
@@ -86,7 +101,19 @@ class Coordinator:
         self.phase = Phase.JOINING
         self.iteration = 0
         self.z = np.zeros(spec.features)
-        self.rho = self.rho_prev = spec.rho0
+        self.rho = self.rho_prev = conditioning.initial_rho(spec.rho0)
+        if self.rho != spec.rho0:
+            log.warning(
+                "rho0=%g is outside the rho bounds %s: starting at %g",
+                spec.rho0,
+                self.rho_bounds,
+                self.rho,
+            )
+        log.info(
+            "column scaling %s, rho bounds %s",
+            "off" if self.scaling is None else "on",
+            self.rho_bounds,
+        )
         self.arrived: set[int] = set()
         self.opened_at = 0.0
         self.reports: dict[int, LossReport] = {}
@@ -199,8 +226,9 @@ class Coordinator:
                 z_prev=self.z,
                 rho=self.rho,
                 num_workers=self.spec.workers,
-                penalty=self.penalty,
+                penalty=self.z_penalty,
                 dual_residual_form=self.spec.dual_residual,
+                rho_bounds=self.rho_bounds,
             )
             record = IterationRecord(
                 iteration=self.iteration,
@@ -242,13 +270,17 @@ class Coordinator:
         solve_started = time.monotonic()
         history, rule_met = self._iterate()
         reports = self._finish("converged" if rule_met else "max_iter")
+        x = self.z if self.scaling is None else self.scaling.to_original(self.z)
         check = check_at_stop(
-            z=self.z, reports=reports, penalty=self.penalty, eps_kkt=self.spec.eps_kkt
+            z=x,
+            reports=reports_in_original_coordinates(reports, self.scaling),
+            penalty=self.penalty,
+            eps_kkt=self.spec.eps_kkt,
         )
         reason = stop_reason(rule_met=rule_met, max_iter=self.spec.max_iter, check=check)
         return SolveResult(
             solve_id=self.solve_id,
-            x=self.z,
+            x=x,
             objective=check.objective,
             iterations=self.iteration,
             converged=reason is None,

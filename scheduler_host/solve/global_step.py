@@ -8,7 +8,9 @@ Given the reduced worker updates of iteration k, ``Σ_w ω_w`` and ``Σ_w q_w``:
   (the consensus form of Boyd et al. §7.1, which is what ``‖ρ(z - z_prev)‖`` over all
   W local copies amounts to);
 * residual balancing (Boyd et al. §3.4.1): ``ρ <- 2ρ`` if ``r > 10 s``,
-  ``ρ <- ρ/2`` if ``s > 10 r``.  Workers rescale their scaled duals by
+  ``ρ <- ρ/2`` if ``s > 10 r``, safeguarded: ρ stays within :class:`RhoBounds`
+  (``[κ/10⁴, κ·10⁴]`` around the data's curvature κ, see
+  :mod:`scheduler_host.solve.conditioning`).  Workers rescale their scaled duals by
   ``ρ_prev/ρ`` when they see the change.
 """
 
@@ -20,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from runtime.penalties import OPTIMALITY_NEEDS, SOLVER_NEEDS, ProximalPenalty
+from runtime.penalties import OPTIMALITY_NEEDS, SOLVER_NEEDS, Proximal, ProximalPenalty
 from runtime.registry import build_penalty, require
 from runtime.specs import ModelSpec
 
@@ -29,6 +31,31 @@ DualResidualForm = Literal["paper", "consensus"]
 #: Residual-balancing constants of Boyd et al. (2011), §3.4.1, as used by the paper.
 BALANCE_RATIO = 10.0
 RHO_FACTOR = 2.0
+#: ρ is kept within this factor of the data's curvature, either way.
+RHO_BOUND_FACTOR = 1e4
+
+
+@dataclass(frozen=True)
+class RhoBounds:
+    """``[lower, upper]``, the values residual balancing may give ρ."""
+
+    lower: float
+    upper: float
+
+    def __post_init__(self) -> None:
+        if not (0 < self.lower <= self.upper < math.inf):
+            raise ValueError(f"rho bounds must satisfy 0 < lower <= upper < inf, got {self}")
+
+    @classmethod
+    def around(cls, curvature: float) -> RhoBounds:
+        """``[κ / RHO_BOUND_FACTOR, κ · RHO_BOUND_FACTOR]`` for the curvature ``κ > 0``."""
+        return cls(lower=curvature / RHO_BOUND_FACTOR, upper=curvature * RHO_BOUND_FACTOR)
+
+    def clip(self, rho: float) -> float:
+        return min(max(rho, self.lower), self.upper)
+
+    def __str__(self) -> str:
+        return f"[{self.lower:.3g}, {self.upper:.3g}]"
 
 
 @dataclass(frozen=True)
@@ -57,13 +84,20 @@ def penalty_of(model: ModelSpec) -> ProximalPenalty:
     return penalty
 
 
-def next_rho(rho: float, *, primal_residual: float, dual_residual: float) -> float:
-    """Residual balancing: double or halve ρ on a tenfold imbalance, else keep it."""
+def next_rho(
+    rho: float,
+    *,
+    primal_residual: float,
+    dual_residual: float,
+    bounds: RhoBounds | None = None,
+) -> float:
+    """Residual balancing: double or halve ρ on a tenfold imbalance, else keep it; never
+    past ``bounds``."""
     if primal_residual > BALANCE_RATIO * dual_residual:
-        return rho * RHO_FACTOR
-    if dual_residual > BALANCE_RATIO * primal_residual:
-        return rho / RHO_FACTOR
-    return rho
+        rho = rho * RHO_FACTOR
+    elif dual_residual > BALANCE_RATIO * primal_residual:
+        rho = rho / RHO_FACTOR
+    return rho if bounds is None else bounds.clip(rho)
 
 
 def global_step(
@@ -73,8 +107,9 @@ def global_step(
     z_prev: np.ndarray,
     rho: float,
     num_workers: int,
-    penalty: ProximalPenalty,
+    penalty: Proximal,
     dual_residual_form: DualResidualForm,
+    rho_bounds: RhoBounds | None = None,
 ) -> GlobalStep:
     """One z-update with residuals and the next penalty parameter.
 
@@ -88,6 +123,8 @@ def global_step(
         The z the workers computed against.
     rho : float
         The ρ the workers used for this iteration.
+    rho_bounds : RhoBounds, optional
+        Where the next ρ must stay (None: unbounded).
     """
     omega_mean = omega_sum / num_workers
     z = penalty.prox(omega_mean, 1.0 / (num_workers * rho))
@@ -95,7 +132,9 @@ def global_step(
     scale = math.sqrt(num_workers) if dual_residual_form == "consensus" else 1.0
     primal_residual = math.sqrt(max(primal_sq_sum, 0.0))
     dual_residual = rho * scale * change
-    rho_next = next_rho(rho, primal_residual=primal_residual, dual_residual=dual_residual)
+    rho_next = next_rho(
+        rho, primal_residual=primal_residual, dual_residual=dual_residual, bounds=rho_bounds
+    )
     return GlobalStep(
         z=z, primal_residual=primal_residual, dual_residual=dual_residual, rho_next=rho_next
     )

@@ -22,10 +22,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from runtime.column_scaling import ColumnScaling
 from runtime.penalties import ProximalPenalty
 from runtime.protocol import LossReport
 
@@ -100,6 +101,25 @@ def check_at_stop(
         optimality=float(np.max(relative, initial=0.0)),
         tolerance=eps_kkt,
     )
+
+
+def reports_in_original_coordinates(
+    reports: Mapping[int, LossReport], scaling: ColumnScaling | None
+) -> dict[int, LossReport]:
+    """The workers' reports with their gradients in x, when they solved in ``y = D x``.
+
+    Their losses are the same in either coordinates; ``∇_x f_w = D ∇_y f_w``.
+    """
+    if scaling is None:
+        return dict(reports)
+    return {
+        index: replace(
+            report,
+            gradient=scaling.gradient_to_original(report.gradient),
+            gradient_at_zero=scaling.gradient_to_original(report.gradient_at_zero),
+        )
+        for index, report in reports.items()
+    }
 
 
 def stop_reason(*, rule_met: bool, max_iter: int, check: StopCheck) -> str | None:

@@ -12,6 +12,7 @@ import numpy as np
 from runtime.protocol import LossReport, Terminate
 from scheduler_host.assignments import resolve_dataset
 from scheduler_host.results import SolveResult
+from scheduler_host.solve.conditioning import conditioning_of
 from scheduler_host.solve.coordinator import Coordinator
 from scheduler_host.solve.options import ProgressCallback, SchedulerOptions, SolveFailed
 from scheduler_host.solve.transport import SolveTransport
@@ -43,6 +44,7 @@ def run_solve(
     try:
         try:
             spec, rows = resolve_dataset(spec)
+            conditioning = conditioning_of(spec)
         except (ValueError, OSError) as error:  # the dataset is missing or does not fit
             raise SolveFailed(str(error)) from None
         with SolveTransport(
@@ -57,7 +59,7 @@ def run_solve(
             broadcast_port=options.broadcast_port,
             secure=options.secure,
             max_delay=spec.staleness_bound,
-            rho0=spec.rho0,
+            rho0=conditioning.initial_rho(spec.rho0),
             first_rebroadcast_seconds=options.first_rebroadcast_seconds,
             max_rebroadcast_seconds=options.max_rebroadcast_seconds,
         ) as transport:
@@ -69,6 +71,7 @@ def run_solve(
                 spawner=spawner,
                 options=options,
                 on_iteration=on_iteration,
+                conditioning=conditioning,
             )
             try:
                 return coordinator.run()

@@ -74,6 +74,15 @@ def _plain(text: str) -> str:
         (["--mode", "eventual"], "--mode: Input should be 'sync' or 'async' (got 'eventual')"),
         (["--async-fraction", "0"], "--async-fraction: Input should be greater than 0 (got 0.0)"),
         (["--max-delay", "0"], "--max-delay: Input should be greater than or equal to 1 (got 0)"),
+        (
+            ["--scale-columns", "yes"],
+            "--scale-columns: Input should be 'auto', 'on' or 'off' (got 'yes')",
+        ),
+        (
+            ["--scale-columns", "on"],
+            "--scale-columns: 'on' needs a dataset with column statistics; the paper's "
+            "generated columns are homogeneous and are never scaled (use 'auto' or 'off')",
+        ),
     ],
 )
 def test_bad_flags_name_the_flag_and_start_nothing(
@@ -199,6 +208,27 @@ def test_data_prepare_then_solve_from_shards(tmp_path: Path) -> None:
     assert "is prepared for 3 workers, got 2" in _plain(wrong.output)
     solved = runner.invoke(app, ["solve", "--shards", str(tmp_path / "ds"), "--workers", "3"])
     assert solved.exit_code == 0, solved.output
+
+
+def test_unscaled_data_is_solved_in_scaled_coordinates_and_written_in_the_original(
+    tmp_path: Path,
+) -> None:
+    from sklearn.datasets import dump_svmlight_file
+
+    rng = np.random.default_rng(0)
+    features = rng.standard_normal((300, 6)) * np.array([1e-3, 1e-1, 1.0, 10.0, 1e2, 1e3])
+    signs = np.where(features @ np.array([500.0, 5, 1, 0.1, 0, 0]) > 0, 1.0, -1.0)
+    source = tmp_path / "wide.svm"
+    dump_svmlight_file(features, signs, str(source))
+    out = tmp_path / "out"
+    flags = ["--data", str(source), "--workers", "2", "--eps-primal", "1e-6", "--eps-dual", "1e-6"]
+    solved = runner.invoke(app, ["solve", *flags, "--eps-grad", "1e-8", "--out", str(out)])
+    assert solved.exit_code == 0, solved.output
+    body = json.loads((out / "result.json").read_text())
+    assert body["spec"]["scale_columns"] == "on" and body["converged"]
+    x = np.load(out / "x.npy")
+    objective = np.sum(np.logaddexp(0.0, -signs * (features @ x))) + np.abs(x).sum()
+    assert body["objective"] == pytest.approx(objective, rel=1e-12)
 
 
 def _solve_with_faults(out: Path, *fault_flags: str) -> dict[str, Any]:

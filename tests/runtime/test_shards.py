@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from runtime.column_stats import COLUMN_STATS_NAME
 from runtime.generator import generate_rows
 from runtime.local_data import LocalData
 from runtime.shards import (
@@ -152,7 +153,7 @@ def test_write_shards_layout_and_manifest(
 ) -> None:
     directory, data, manifest = shard_directory
     names = sorted(path.name for path in directory.iterdir())
-    assert names == [MANIFEST_NAME] + [shard_file_name(w) for w in range(4)]
+    assert names == [COLUMN_STATS_NAME, MANIFEST_NAME] + [shard_file_name(w) for w in range(4)]
     assert shard_file_name(3) == "shard-00003.npz"
     assert (manifest.num_samples, manifest.num_features, manifest.num_workers) == (103, 40, 4)
     assert manifest.source_name == "synthetic-103"

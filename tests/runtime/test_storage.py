@@ -15,7 +15,7 @@ import pytest
 from moto import mock_aws
 
 from runtime.generator import generate_rows
-from runtime.shards import read_shard, write_shards
+from runtime.shards import read_manifest_column_stats, read_shard, write_shards
 from runtime.storage import LocalStorage, S3Storage, Storage, StorageError, storage_for
 from scheduler_host.assignments import load_manifest
 
@@ -102,12 +102,15 @@ def test_shards_written_to_s3_are_read_back_by_a_worker(s3: Any) -> None:
     manifest = write_shards(data, destination, 3, source_name="synthetic")
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert sorted(keys) == [
+        "datasets/d/column-stats.npz",
         "datasets/d/manifest.json",
         *(f"datasets/d/shard-0000{w}.npz" for w in range(3)),
     ]
     rows = read_shard(destination, 1)
     assert rows.num_samples == manifest.shards[1].row_stop - manifest.shards[1].row_start
     assert load_manifest(f"s3://{BUCKET}/datasets/d") == manifest  # boto3's default client
+    stats = read_manifest_column_stats(destination, manifest)  # verified, as a Lambda reads it
+    assert stats is not None and stats.num_samples == 60
 
 
 def test_load_manifest_names_the_field(s3: Any, tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from runtime.penalties import Penalty
-from scheduler_host.solve.global_step import global_step, has_converged, next_rho
+from scheduler_host.solve.global_step import RhoBounds, global_step, has_converged, next_rho
 
 
 def _step_from_zero(omega_sum: np.ndarray, *, primal_sq_sum: float, rho: float, **kwargs):
@@ -80,3 +80,37 @@ def test_never_converged_at_the_first_iteration() -> None:
     assert not has_converged(
         iteration=2, primal_residual=2.0, dual_residual=0.0, eps_primal=1, eps_dual=1
     )
+
+
+@pytest.mark.parametrize(
+    ("rho", "primal", "dual", "expected"),
+    [(8.0, 11.0, 1.0, 10.0), (0.15, 1.0, 11.0, 0.1), (3.0, 11.0, 1.0, 6.0), (5.0, 1.0, 1.0, 5.0)],
+)
+def test_residual_balancing_stays_within_the_rho_bounds(
+    rho: float, primal: float, dual: float, expected: float
+) -> None:
+    bounds = RhoBounds(lower=0.1, upper=10.0)
+    assert next_rho(rho, primal_residual=primal, dual_residual=dual, bounds=bounds) == expected
+
+
+def test_a_long_imbalance_ends_at_the_bound_around_the_curvature() -> None:
+    bounds = RhoBounds.around(2.0)
+    assert (bounds.lower, bounds.upper) == (2e-4, 2e4)
+    rho = 1.0
+    for _ in range(100):
+        rho = next_rho(rho, primal_residual=0.0, dual_residual=1.0, bounds=bounds)
+    assert rho == 2e-4
+    step = _step_from_zero(
+        np.zeros(3),
+        primal_sq_sum=1e6,
+        rho=1.5e4,
+        num_workers=1,
+        penalty=Penalty(),
+        rho_bounds=bounds,
+    )
+    assert step.rho_next == 2e4
+
+
+def test_rho_bounds_must_be_ordered_and_positive() -> None:
+    with pytest.raises(ValueError, match=r"^rho bounds must satisfy 0 < lower <= upper < inf"):
+        RhoBounds(lower=0.0, upper=1.0)
