@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ SPEC = SolveSpec(
     max_iter=500,
 )
 FAST_FAILOVER = {"worker_deadline_floor_seconds": 2.0, "join_timeout_seconds": 20.0}
+EXIT_WAIT_SECONDS = 15.0  # for workers to exit by themselves after the solve
 
 
 @pytest.fixture(scope="module")
@@ -128,6 +130,14 @@ class _DeliveredTwice(LocalProcessSpawner):
         self.twins.spawn(assignments)  # same slot, same epoch, same keys; another process
 
     def close(self) -> None:
+        # Every copy exits by itself, the refused ones too; but on a loaded machine one may
+        # still be shutting down as the solve ends, and close() would SIGTERM it (exit -15).
+        deadline = time.monotonic() + EXIT_WAIT_SECONDS
+        while time.monotonic() < deadline and None in (
+            *self.exit_codes().values(),
+            *self.twins.exit_codes().values(),
+        ):
+            time.sleep(0.05)
         super().close()
         self.twins.close()
 
