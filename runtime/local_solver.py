@@ -224,13 +224,18 @@ def solve_local(
             t_next = 0.5 * (shrink + math.sqrt(shrink * shrink + 4.0 * momentum_t * momentum_t))
             beta = (momentum_t - 1.0) / t_next * (1.0 - t_next * q) / (1.0 - q) if q < 1 else 0.0
             momentum_t = t_next
-        if iterations % _REFRESH_PERIOD == 0:
-            margins_new = features @ x_new
         y = x_new + beta * step_taken
-        # A y_{k+1} = A x_{k+1} + β (A x_{k+1} - A x_k), into the buffer A y_k no longer needs.
-        np.subtract(margins_new, margins_x, out=margins_y)
-        margins_y *= beta
-        margins_y += margins_new
+        if iterations % _REFRESH_PERIOD == 0:
+            # Both afresh: the recurrence below from an exact A x_{k+1} and the drifted A x_k
+            # would make the drift a velocity, which the momentum integrates (by ~1/(1 - β)
+            # per refresh: to a wrong gradient test on long, ill-conditioned solves).
+            margins_new = features @ x_new
+            margins_y[:] = features @ y
+        else:
+            # A y_{k+1} = A x_{k+1} + β (A x_{k+1} - A x_k), into the buffer A y_k no longer needs.
+            np.subtract(margins_new, margins_x, out=margins_y)
+            margins_y *= beta
+            margins_y += margins_new
         x = x_new
         margins_x, margins_new = margins_new, margins_x
         lipschitz *= _SHRINK

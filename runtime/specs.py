@@ -74,24 +74,37 @@ class ModelSpec(_Frozen):
     )
 
 
-# The FISTA stopping rule's knobs, defined once: bounds and meaning here, defaults on
-# LocalSolverSpec. SolveSpec's flat fields (--min-local-iter, --eps-grad, ...) use the same types.
+# The local solver's knobs, defined once: bounds and meaning here, defaults on
+# LocalSolverSpec. SolveSpec's flat fields (--local-solver, --eps-grad, ...) use the same types.
+LocalSolverMethod = Annotated[
+    Literal["newton", "fista"],
+    Field(description="x-update: newton (Newton-CG) | fista (the paper's, with ε_g/ε_f/K_w)"),
+]
+NewtonTolerance = Annotated[
+    float,
+    Field(
+        gt=0.0,
+        lt=1.0,
+        allow_inf_nan=False,
+        description="newton: stop when the local ‖∇F‖ <= tol·‖∇F(x_start)‖",
+    ),
+]
 LocalMinIterations = Annotated[
-    int, Field(ge=0, le=1_000_000, description="K_w, minimum FISTA iterations per x-update")
+    int, Field(ge=0, le=1_000_000, description="fista: K_w, minimum iterations per x-update")
 ]
 LocalMaxIterations = Annotated[
-    int, Field(ge=1, le=1_000_000, description="maximum FISTA iterations per x-update")
+    int, Field(ge=1, le=1_000_000, description="fista: maximum iterations per x-update")
 ]
 LocalGradientTolerance = Annotated[
     float,
-    Field(gt=0.0, allow_inf_nan=False, description="ε_g, stop when the local ‖∇F‖ <= ε_g"),
+    Field(gt=0.0, allow_inf_nan=False, description="fista: ε_g, stop when the local ‖∇F‖ <= ε_g"),
 ]
 LocalRelativeTolerance = Annotated[
     float,
     Field(
         ge=0.0,
         allow_inf_nan=False,
-        description="ε_f, stop when a step decreases F by <= ε_f·max(1, |F|)",
+        description="fista: ε_f, stop when a step decreases F by <= ε_f·max(1, |F|)",
     ),
 ]
 
@@ -109,11 +122,15 @@ def check_iteration_range(
 
 
 class LocalSolverSpec(_Frozen):
-    """Stopping rule of the worker's FISTA x-update (Algorithm 2, step 3).
+    """The worker's x-update (Algorithm 2, step 3): which solver, and its stopping rule.
 
-    The local solver (:func:`runtime.local_solver.solve_local`) takes it as is.
+    ``method`` picks Newton-CG (:func:`runtime.newton_solver.solve_local_newton`, stopped
+    by ``newton_tol``) or the paper's FISTA (:func:`runtime.local_solver.solve_local`,
+    which takes the other four fields as is); :mod:`runtime.x_update` dispatches.
     """
 
+    method: LocalSolverMethod = "newton"
+    newton_tol: NewtonTolerance = 1e-2
     min_iterations: LocalMinIterations = 1
     grad_tol: LocalGradientTolerance = 1e-2
     rel_tol: LocalRelativeTolerance = 1e-12

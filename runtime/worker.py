@@ -8,7 +8,7 @@ waits for ``welcome`` (which hands a replacement its slot's state) or
 
 1. ``r = x - z``
 2. ``u <- (u + r) · ρ_prev / ρ``  (scaled dual; rescaling per Boyd et al. 2011, §3.4.1)
-3. ``x <- argmin Σ_{n∈w} f_n(x) + (ρ/2)‖x - z + u‖²``  (FISTA, warm-started)
+3. ``x <- argmin Σ_{n∈w} f_n(x) + (ρ/2)‖x - z + u‖²``  (Newton-CG or FISTA, warm-started)
 4. send ``q = ‖r‖²`` and ``ω = x + u``
 
 and ``terminate(z)`` makes it report ``f_w = Σ_{n∈w} f_n`` and ``∇f_w`` at z and at 0 (for
@@ -36,7 +36,6 @@ import zmq
 from pydantic import ValidationError
 
 from runtime.faults import FaultInjector
-from runtime.local_solver import solve_local
 from runtime.losses import data_objective_and_gradient
 from runtime.protocol import (
     Failed,
@@ -60,6 +59,7 @@ from runtime.protocol import (
 from runtime.registry import get_loss
 from runtime.rows import load_rows
 from runtime.specs import WorkerAssignment
+from runtime.x_update import XUpdate
 
 log = logging.getLogger("lambda_admm.worker")
 
@@ -148,11 +148,10 @@ class _Worker:
         self.rows = load_rows(assignment)
         self.load_seconds = time.perf_counter() - started
         self.loss = get_loss(assignment.model.loss)
-        self.options = assignment.local_solver
+        self.x_update = XUpdate(assignment.local_solver, self.loss)
         dimension = assignment.data.num_features
         self.x = np.zeros(dimension)
         self.scaled_dual = np.zeros(dimension)
-        self.lipschitz: float | None = None
         self.last_iteration = 0
         self.sent_at: float | None = None
         self.slowest = 0.0
@@ -210,16 +209,10 @@ class _Worker:
         rho_last = message.rho_prev if self.rho_last is None else self.rho_last
         self.scaled_dual = (self.scaled_dual + primal) * (rho_last / message.rho)
         self.rho_last = message.rho
-        report = solve_local(
-            self.rows,
-            self.loss,
-            rho=message.rho,
-            center=message.z - self.scaled_dual,
-            x0=self.x,
-            options=self.options,
-            lipschitz0=self.lipschitz,
+        report = self.x_update.solve(
+            self.rows, rho=message.rho, center=message.z - self.scaled_dual, x0=self.x
         )
-        self.x, self.lipschitz = report.x, report.lipschitz
+        self.x = report.x
         self.faults.before_send(message.iteration)
         sent = time.perf_counter()
         self.slowest = max(self.slowest, sent - received_at)

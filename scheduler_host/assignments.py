@@ -106,7 +106,7 @@ def build_assignment(
         row_stop=rows[1],
         data=spec.data,
         model=spec.model,
-        local_solver=spec.local_solver,
+        local_solver=spec.local_solver_spec,
         scheduler=endpoints,
         **worker_options,
     )

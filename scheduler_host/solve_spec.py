@@ -39,8 +39,10 @@ from runtime.specs import (
     LocalMaxIterations,
     LocalMinIterations,
     LocalRelativeTolerance,
+    LocalSolverMethod,
     LocalSolverSpec,
     ModelSpec,
+    NewtonTolerance,
     PaperData,
     ShardData,
     check_iteration_range,
@@ -66,6 +68,8 @@ _SHORTHAND_NEUTRAL: dict[str, float | None] = {
 
 #: SolveSpec's flat local-solver fields (the CLI flags) and the LocalSolverSpec field of each.
 LOCAL_SOLVER_FIELDS = {
+    "local_solver": "method",
+    "newton_tol": "newton_tol",
     "min_local_iter": "min_iterations",
     "max_local_iter": "max_iterations",
     "eps_grad": "grad_tol",
@@ -118,6 +122,8 @@ class SolveSpec(BaseModel):
     async_fraction: float = Field(default=0.5, gt=0.0, le=1.0, allow_inf_nan=False)
     max_delay: int = Field(default=4, ge=1, le=1000)
     # The local solver: bounds, meaning and defaults are LocalSolverSpec's (runtime.specs).
+    local_solver: LocalSolverMethod = _LOCAL_DEFAULTS.method
+    newton_tol: NewtonTolerance = _LOCAL_DEFAULTS.newton_tol
     min_local_iter: LocalMinIterations = _LOCAL_DEFAULTS.min_iterations
     max_local_iter: LocalMaxIterations = _LOCAL_DEFAULTS.max_iterations
     eps_grad: LocalGradientTolerance = _LOCAL_DEFAULTS.grad_tol
@@ -201,7 +207,8 @@ class SolveSpec(BaseModel):
         return ModelSpec(loss=self.loss, penalty=penalty, sample_weights=self.sample_weights)
 
     @property
-    def local_solver(self) -> LocalSolverSpec:
+    def local_solver_spec(self) -> LocalSolverSpec:
+        """The workers' x-update: the method and its stopping rule."""
         return LocalSolverSpec(
             **{inner: getattr(self, flat) for flat, inner in LOCAL_SOLVER_FIELDS.items()}
         )

@@ -199,6 +199,9 @@ def demo(
     out: Annotated[Path, typer.Option(help="result directory")] = Path("results/demo"),
     workers: Annotated[int, typer.Option(help="W")] = 4,
     allow_unconverged: AllowUnconverged = False,
+    local_solver: Annotated[
+        str, typer.Option(help="newton | fista (the paper's, to reproduce its figures)")
+    ] = SolveSpec.model_fields["local_solver"].default,
 ) -> None:
     """The paper's experiment, full size (N=600,000, d=10,000), with local workers."""
     from scheduler_host.spawners.local import LocalProcessSpawner
@@ -210,11 +213,13 @@ def demo(
             "density": PAPER_DENSITY,
             "l1": 1.0,
             "workers": workers,
+            "local_solver": local_solver,
         }
     )
     typer.echo(
         f"Paper experiment (Aytekin & Johansson): L1-logistic regression, N={spec.samples:,}, "
-        f"d={spec.features:,}, p={spec.density}, λ1={spec.l1}, W={spec.workers} local workers"
+        f"d={spec.features:,}, p={spec.density}, λ1={spec.l1}, W={spec.workers} local workers, "
+        f"{spec.local_solver} x-update"
     )
     run_solve_command(
         spec,

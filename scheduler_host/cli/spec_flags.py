@@ -98,6 +98,8 @@ def spec_flags(
         int, _option("max_delay", "async: τ, max age of a contribution")
     ] = _default("max_delay"),
     # The local solver's flags are explained by their fields' descriptions (runtime.specs).
+    local_solver: Annotated[str, _option("local_solver")] = _default("local_solver"),
+    newton_tol: Annotated[float, _option("newton_tol")] = _default("newton_tol"),
     min_local_iter: Annotated[int, _option("min_local_iter")] = _default("min_local_iter"),
     max_local_iter: Annotated[int, _option("max_local_iter")] = _default("max_local_iter"),
     eps_grad: Annotated[float, _option("eps_grad")] = _default("eps_grad"),

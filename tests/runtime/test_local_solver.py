@@ -237,3 +237,21 @@ def test_forced_iterations_at_the_optimum_keep_a_finite_step() -> None:
         lipschitz0=forced.lipschitz,
     )
     assert again.gradient_norm <= 1e-12 or again.stop_reason == "relative_decrease"
+
+
+def test_the_reported_gradient_is_the_true_one_after_many_margin_refreshes() -> None:
+    """Margins are refreshed from A every 100 iterations; a refresh once fed the drift of
+    A x_k into the momentum, which amplified it until the gradient test passed at a point
+    far from the optimum (seen on columns scaled over two decades, with a small ρ)."""
+    data = _random_problem(1, weighted=False)
+    scaled = LocalData(
+        features=(data.features @ sp.diags(10.0 ** np.linspace(-1, 1, 25))).tocsr(),
+        labels=data.labels,
+    )
+    rng = np.random.default_rng(2)
+    center, x0 = rng.normal(size=25), rng.normal(size=25)
+    loss, rho = LogisticLoss(), 0.05
+    report = solve_local(scaled, loss, rho=rho, center=center, x0=x0, options=TIGHT)
+    assert report.stop_reason == "gradient" and report.iterations > 300  # several refreshes
+    _, gradient = _objective_and_gradient(scaled, loss, rho, center, report.x)
+    assert np.linalg.norm(gradient) <= 1e-9

@@ -64,8 +64,8 @@ def test_logistic_on_unscaled_data_reaches_a_tiny_gradient(
 
 
 def test_newton_beats_fista_on_unscaled_data(breast_cancer: LocalData) -> None:
-    """Why the second-order solver exists: FISTA's L/ρ is ~1e9 here (issue 9: today FISTA
-    stops at an objective of ~4e13, where x = 0 gives 394)."""
+    """Why the second-order solver exists: FISTA's L/ρ is ~1e9 here (issue 9), so 5,000
+    FISTA steps leave a gradient a million times Newton's, which takes fewer than 60."""
     center, rho = np.zeros(30), 5e-4
     fista = solve_local(
         breast_cancer,
@@ -79,7 +79,8 @@ def test_newton_beats_fista_on_unscaled_data(breast_cancer: LocalData) -> None:
         breast_cancer, get_loss("logistic"), rho=rho, center=center, x0=np.zeros(30), tol=1e-6
     )
     assert newton.gradient_norm <= 1e-6 and newton.iterations < 60
-    assert newton.objective < 394.0 < fista.objective
+    assert fista.stop_reason == "max_iterations" and fista.gradient_norm > 1.0
+    assert newton.objective < fista.objective < 394.0  # x = 0 gives 394
 
 
 def test_squared_loss_matches_the_normal_equations() -> None:

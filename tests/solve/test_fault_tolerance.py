@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from runtime.specs import FaultPlan, FaultRule, WorkerAssignment
@@ -24,6 +26,7 @@ SPEC = SolveSpec(
     max_iter=500,
 )
 FAST_FAILOVER = {"worker_deadline_floor_seconds": 2.0, "join_timeout_seconds": 20.0}
+EXIT_WAIT_SECONDS = 15.0  # for workers to exit by themselves after the solve
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +44,9 @@ def _solve(tmp_path: Path, spawner: LocalProcessSpawner | None = None, **options
 
 
 def _assert_same_solve(result: SolveResult, reference: SolveResult, *, extra: int = 2) -> None:
-    """Same optimum; at most ``extra`` more iterations (a successor's FISTA starts without
-    its predecessor's step-size estimate, so the path may differ inside the tolerances,
-    and may as well be shorter)."""
+    """Same optimum; at most ``extra`` more iterations (under ``--local-solver fista`` a
+    successor starts without its predecessor's step-size estimate, so the path may differ
+    inside the tolerances, and may as well be shorter; Newton's is the same path, below)."""
     assert result.converged
     assert abs(result.objective - reference.objective) <= 1e-6 * abs(reference.objective)
     assert result.iterations <= reference.iterations + extra
@@ -63,6 +66,30 @@ def test_sigkill_one_then_two_workers(fault_free: SolveResult, tmp_path: Path) -
     assert (tmp_path / "worker-00001-1.log").exists()  # the replacement of slot 1 ran
 
 
+def test_a_killed_and_replaced_newton_run_is_the_fault_free_run(
+    fault_free: SolveResult, tmp_path: Path
+) -> None:
+    """The exact hand-off (issue 9): the Newton x-update keeps nothing between iterations, so
+    a replacement resuming from (x, u) computes what its predecessor would have. Only rounding
+    differs, as the scheduler rebuilds (x, u) from the ω's it keeps."""
+    assert SPEC.local_solver == "newton"
+    plan = FaultPlan(
+        rules=(
+            FaultRule(kind="kill", worker=1, iteration=3),
+            FaultRule(kind="kill", worker=3, iteration=10),
+        )
+    )
+    result = _solve(tmp_path, faults=plan)
+    assert result.replacements == 2
+    assert result.converged and result.iterations == fault_free.iterations
+    assert [record.rho for record in result.history] == [
+        record.rho for record in fault_free.history
+    ]
+    scale = float(np.max(np.abs(fault_free.x)))
+    np.testing.assert_allclose(result.x, fault_free.x, rtol=0, atol=1e-12 * scale)
+    assert abs(result.objective - fault_free.objective) <= 1e-13 * abs(fault_free.objective)
+
+
 def test_retirement_every_few_iterations_loses_nothing(
     fault_free: SolveResult, tmp_path: Path
 ) -> None:
@@ -73,15 +100,19 @@ def test_retirement_every_few_iterations_loses_nothing(
 
 
 def test_retirement_on_a_real_time_limit(fault_free: SolveResult, tmp_path: Path) -> None:
-    # First-generation workers take 30 ms more per iteration (about 2 s for the whole
-    # solve), so a 1 s limit makes each of them hand off at least once.
-    slow_first_generation = FaultPlan(rules=(FaultRule(kind="delay", seconds=0.03),))
+    # First-generation workers take 0.1 s more per iteration (about 6 s for the whole
+    # solve), so a 3 s limit makes each of them hand off at least once. The notice comes
+    # 2 s ahead, longer than a successor's process start even on a loaded machine: with
+    # less (it was 1 s limits, 0.3 s ahead), the others sat out a successor's start past
+    # their own limits, retired before computing (counted as failures: the slot's
+    # max_respawns ran out) or did so in turn, and the solve failed or never ended.
+    slow_first_generation = FaultPlan(rules=(FaultRule(kind="delay", seconds=0.1),))
     result = _solve(
         tmp_path,
         faults=slow_first_generation,
-        worker_time_limit_seconds=1.0,
+        worker_time_limit_seconds=3.0,
         retire_margin_seconds=0.05,
-        handoff_lead_seconds=0.3,
+        handoff_lead_seconds=2.0,
     )
     _assert_same_solve(result, fault_free, extra=0)
     assert result.replacements >= 4  # every worker outlived its limit at least once
@@ -99,6 +130,14 @@ class _DeliveredTwice(LocalProcessSpawner):
         self.twins.spawn(assignments)  # same slot, same epoch, same keys; another process
 
     def close(self) -> None:
+        # Every copy exits by itself, the refused ones too; but on a loaded machine one may
+        # still be shutting down as the solve ends, and close() would SIGTERM it (exit -15).
+        deadline = time.monotonic() + EXIT_WAIT_SECONDS
+        while time.monotonic() < deadline and None in (
+            *self.exit_codes().values(),
+            *self.twins.exit_codes().values(),
+        ):
+            time.sleep(0.05)
         super().close()
         self.twins.close()
 
