@@ -78,57 +78,58 @@ def test_the_reasons_name_each_failed_test() -> None:
 # --- real data: scikit-learn's breast_cancer (569 x 30), L1-logistic, λ1 = 1 ----------------
 
 
-def _breast_cancer_spec(tmp_path: Path, *, standardized: bool, max_iter: int) -> SolveSpec:
+def _breast_cancer_spec(tmp_path: Path, *, standardized: bool, **fields: object) -> SolveSpec:
     features, labels = load_breast_cancer(return_X_y=True)
     if standardized:
         features = (features - features.mean(axis=0)) / features.std(axis=0)
-    return spec_on_shards(
-        tmp_path,
-        features,
-        2.0 * labels - 1.0,
-        workers=1,
-        l1=1.0,
-        eps_primal=1e-6,
-        eps_dual=1e-6,
-        eps_grad=1e-8,
-        max_iter=max_iter,
-    )
+    settings: dict[str, object] = {
+        "l1": 1.0,
+        "eps_primal": 1e-6,
+        "eps_dual": 1e-6,
+        "eps_grad": 1e-8,
+        **fields,
+    }
+    return spec_on_shards(tmp_path, features, 2.0 * labels - 1.0, workers=1, **settings)
 
 
 def _solve(spec: SolveSpec) -> SolveResult:
     return run_solve(spec, spawner=ThreadSpawner(), options=IN_PROCESS)
 
 
-# Today's default local solver, FISTA (pin these with local_solver="fista" once the
-# Newton-CG solver becomes the default): on the unscaled data residual balancing halves ρ to
-# ~1e-4, FISTA's relative-decrease test stops after a step, and the residual rule is met after
-# 418 iterations at objective 1.6e12 with |x| ~ 1e9, where x = 0 has 569·log 2 = 394.4 and
-# liblinear's optimum is 59.78. Measured: optimality 1.8 (largest |r_i| / max(1, |∂_i f(0)|)).
 _OBJECTIVE_AT_ZERO = 569 * math.log(2)
+_LIBLINEAR_OPTIMUM = 59.783747644484755  # LogisticRegression(l1, C=1, liblinear, tol=1e-10)
 
 
-@pytest.mark.slow
-def test_unscaled_breast_cancer_meets_the_residual_rule_but_is_not_converged(
-    tmp_path: Path,
-) -> None:
-    result = _solve(_breast_cancer_spec(tmp_path, standardized=False, max_iter=2000))
-    assert result.iterations < 2000  # the residual rule stopped it, not max_iter
+def test_a_residual_rule_met_far_from_the_optimum_is_not_converged(tmp_path: Path) -> None:
+    # Issue 9's defect, made deterministic: loose residual tolerances and one FISTA step per
+    # x-update meet the residual rule at iteration 2 with the objective ~6x the optimum (the
+    # issue's run said "converged" at 2.4e12, before FISTA's margin refresh was fixed).
+    spec = _breast_cancer_spec(
+        tmp_path,
+        standardized=False,
+        eps_primal=1.0,
+        eps_dual=1.0,
+        local_solver="fista",
+        min_local_iter=1,
+        max_local_iter=1,
+        max_iter=500,
+    )
+    result = _solve(spec)
+    assert result.iterations < 500  # the residual rule stopped it, not max_iter
     assert not result.converged
-    assert result.reason is not None and result.reason.startswith("optimality ")
-    assert f"> tolerance {result.optimality_tolerance:.1e}; objective " in result.reason
-    assert result.reason.endswith("is above the objective at 0 (394.4)")
-    assert result.optimality > 10 * result.optimality_tolerance
-    assert result.objective > 1e6 * result.objective_at_zero
+    assert result.reason == f"optimality {result.optimality:.1e} > tolerance 1.0e-02"
+    assert result.optimality > 100 * result.optimality_tolerance  # measured 4.4
+    assert result.objective > 5 * _LIBLINEAR_OPTIMUM
     assert result.objective_at_zero == pytest.approx(_OBJECTIVE_AT_ZERO, rel=1e-12)
 
 
 def test_unscaled_breast_cancer_is_not_converged_and_says_why(tmp_path: Path) -> None:
-    result = _solve(_breast_cancer_spec(tmp_path, standardized=False, max_iter=40))
+    spec = _breast_cancer_spec(tmp_path, standardized=False, scale_columns="off", max_iter=40)
+    result = _solve(spec)
     assert not result.converged
     assert result.reason == (
         "max_iter 40 reached before the residual rule held; "
-        f"optimality {result.optimality:.1e} > tolerance 1.0e-02; "
-        f"objective {result.objective:.4g} is above the objective at 0 (394.4)"
+        f"optimality {result.optimality:.1e} > tolerance 1.0e-02"
     )
     assert result.optimality > 10 * result.optimality_tolerance
     assert "NOT converged (max_iter 40 reached" in result.summary()
