@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -13,15 +12,10 @@ import pytest
 from typer.testing import CliRunner
 
 from scheduler_host.cli.app import app
+from tests.cli.helpers import plain as _plain
 
 runner = CliRunner()
 SMALL = ["--samples", "2000", "--features", "50", "--density", "0.1"]
-
-
-def _plain(text: str) -> str:
-    """The error box without rich's frame and line wrapping."""
-    text = re.sub(r"[│╭╮╰╯─]", " ", text)
-    return re.sub(r"\s+", " ", text)
 
 
 @pytest.mark.parametrize(

@@ -41,7 +41,7 @@ def test_squared_hinge_l1_svm_matches_liblinear_at_two_workers(tmp_path: Path) -
     features = sp.csr_matrix(dense)
     path = tmp_path / "svm.svm"
     dump_svmlight_file(features, classes, str(path))  # {0, 1} labels, mapped to ±1
-    manifest = prepare_dataset(path, str(tmp_path / "shards"), num_workers=2)
+    manifest = prepare_dataset(path, str(tmp_path / "shards"), num_workers=2).manifest
     l1 = 5.0
     spec = SolveSpec(
         problem="shards",

@@ -66,7 +66,7 @@ def test_l1_logistic_on_an_svmlight_file(tmp_path: Path) -> None:
     data = generate_rows(samples=2000, features=80, density=0.1, seed=11, start=0, stop=2000)
     path = tmp_path / "data.svm"
     dump_svmlight_file(data.features, (data.labels > 0).astype(int), str(path))  # {0, 1} labels
-    manifest = prepare_dataset(path, str(tmp_path / "shards"), num_workers=3)
+    manifest = prepare_dataset(path, str(tmp_path / "shards"), num_workers=3).manifest
     spec = SolveSpec(
         problem="shards",
         shards=str(tmp_path / "shards"),
