@@ -88,11 +88,12 @@ def read_svmlight(
         raw, labels, query_ids = load_svmlight_file(
             str(path), zero_based=True, query_id=True, dtype=np.float64
         )
-    except (ValueError, OSError) as error:
-        raise SvmlightError(_where_it_fails(path, error)) from None
+    except (ValueError, OverflowError) as error:  # OverflowError: an index beyond int64
+        raise SvmlightError(_where_it_fails(path, error, num_features or max_features)) from None
     if raw.shape[0] == 0:
         raise SvmlightError(f"no samples in {path}")
     raw = sp.csr_matrix(raw, dtype=np.float64)
+    _check_finite(path, raw, labels)
     uses_index_zero = raw.nnz > 0 and int(raw.indices.min()) == 0
     if zero_based == "false" and uses_index_zero:
         line, _ = _first_line(path, lambda index: index == 0)
@@ -140,6 +141,29 @@ def _check_index_limit(path: Path, needed: int, limit: int, offset: int, *, fiel
         f"features (allowed: indices {offset} to {largest:,}, or more with --features N)",
         field=field,
     )
+
+
+def _check_finite(path: Path, raw: sp.csr_matrix, labels: np.ndarray) -> None:
+    """Refuse NaN and infinity, naming the line (LocalData would refuse them, unplaced)."""
+    bad_labels = np.flatnonzero(~np.isfinite(labels))
+    if bad_labels.size:
+        line = _line_of_sample(path, int(bad_labels[0]))
+        raise SvmlightError(f"{path} line {line}: the label {labels[bad_labels[0]]} is not finite")
+    bad_values = np.flatnonzero(~np.isfinite(raw.data))
+    if bad_values.size:
+        row = int(np.searchsorted(raw.indptr, bad_values[0], side="right")) - 1
+        value = raw.data[bad_values[0]]
+        raise SvmlightError(
+            f"{path} line {_line_of_sample(path, row)}: the value {value} is not finite"
+        )
+
+
+def _line_of_sample(path: Path, sample: int) -> int:
+    """The line number of sample ``sample`` (0-based; comments and blank lines skipped)."""
+    for count, (number, _) in enumerate(_lines(path)):
+        if count == sample:
+            return number
+    raise AssertionError(f"scikit-learn read more samples from {path} than a rescan finds")
 
 
 def _base_note(path: Path, is_zero_based: bool) -> str:
@@ -206,11 +230,17 @@ def _first_line(path: Path, wanted: Callable[[int], bool]) -> tuple[int, int]:
     raise AssertionError(f"scikit-learn read an index of {path} that a rescan does not find")
 
 
-def _where_it_fails(path: Path, error: Exception) -> str:
-    """The first line that cannot be parsed, else scikit-learn's own words."""
+def _where_it_fails(path: Path, error: Exception, limit: int) -> str:
+    """The first line that cannot be parsed or has an index beyond ``limit`` (too large for
+    scikit-learn to read), else scikit-learn's own words."""
     try:
-        for _ in _lines(path):
-            pass
+        for number, indices in _lines(path):
+            beyond = [index for index in indices if index > limit]
+            if beyond:
+                return (
+                    f"{path} line {number}: feature index {beyond[0]:,} is beyond the limit of "
+                    f"{limit:,} features"
+                )
     except SvmlightError as located:
         return str(located)
     return f"cannot parse {path}: {error}"

@@ -60,19 +60,23 @@ def prepare_dataset(
     Raises
     ------
     DatasetError
-        With ``field`` ``"data"`` (the file: no samples, a bad line, an index beyond the
-        limit, labels the loss cannot take), ``"features"``, ``"zero_based"`` or
+        With ``field`` ``"data"`` (the file: unreadable, no samples, a bad line, an index
+        beyond the limit, labels the loss cannot take), ``"features"``, ``"zero_based"`` or
         ``"workers"`` (a W the data cannot take).
     ValueError
         ``"destination: ..."`` for a malformed ``s3://`` URI.
     OSError
-        If the source cannot be read or the destination cannot be written.
+        If the destination cannot be written.
     """
     target = storage_for(destination, field="destination")
     try:
         loaded = read_svmlight(source, num_features=num_features, zero_based=zero_based)
     except SvmlightError as error:
         raise DatasetError(str(error), field=error.field) from None
+    except OSError as error:  # FileNotFoundError included
+        raise DatasetError(
+            f"cannot read {source}: {error.strerror or error}", field="data"
+        ) from None
     data = loaded.data
     if not 1 <= num_workers <= data.num_samples:
         raise DatasetError(

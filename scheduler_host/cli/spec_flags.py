@@ -190,15 +190,18 @@ def _from_data_file(
 
     # Validate the other flags first (N is the file's, d the file's unless --features).
     build_spec({**fields, "samples": max(fields["workers"], 1)})
-    prepared = prepare_data_file(
-        data,
-        str(shard_directory),
-        num_workers=fields["workers"],
-        num_features=fields.get("features"),
-        zero_based=zero_based,
-        loss=fields["loss"],
-        source_flag="--data",
-    )
+    try:
+        prepared = prepare_data_file(
+            data,
+            str(shard_directory),
+            num_workers=fields["workers"],
+            num_features=fields.get("features"),
+            zero_based=zero_based,
+            loss=fields["loss"],
+            source_flag="--data",
+        )
+    except OSError as error:  # the temporary directory, not a flag, is to blame
+        raise typer.BadParameter(f"cannot write the shards to {shard_directory}: {error}") from None
     return {
         **fields,
         "problem": "shards",

@@ -82,7 +82,7 @@ def test_unreadable_data_file_is_refused(tmp_path: Path) -> None:
     path.write_text("this is not svmlight\n")
     result = runner.invoke(app, ["solve", "--data", str(path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
-    assert "--data" in _plain(result.output)
+    assert f"--data: {path} line 1: cannot parse the label 'this'" in _plain(result.output)
 
 
 def test_solve_writes_the_result_directory(tmp_path: Path) -> None:

@@ -371,3 +371,24 @@ def test_an_atomic_write_that_fails_leaves_the_old_file_and_no_temporary() -> No
         write_atomically(target, fail_halfway)
     assert [path.name for path in Path().iterdir()] == ["result.json"]
     assert target.read_text() == "old"
+
+
+def test_data_prepare_takes_features_and_zero_based() -> None:
+    Path("data.svm").write_text("1 0:1\n-1 3:1\n")
+    _refused(
+        ["data", "prepare", "data.svm", "ds", "--features", "0"],
+        "Invalid value for --features: got 0 (allowed: 1 to 10,000,000)",
+    )
+    _refused(
+        ["data", "prepare", "data.svm", "ds", "--zero-based", "no"],
+        "Invalid value for --zero-based: got 'no' (allowed: auto, true, false)",
+    )
+    prepared = runner.invoke(
+        app, ["data", "prepare", "data.svm", "ds", "--workers", "2", "--features", "9"]
+    )
+    assert prepared.exit_code == 0, prepared.output
+    assert "wrote 2 shards of 2 x 9 to ds\n" in prepared.output
+    assert (
+        "note: data.svm: feature indices read as 0-based (--zero-based auto: line 1 has 0)\n"
+        in (prepared.output)
+    )

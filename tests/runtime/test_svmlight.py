@@ -114,3 +114,20 @@ def test_qid_is_ignored_and_said_so(tmp_path: Path) -> None:
     loaded = read_svmlight(path, zero_based="false")
     assert loaded.data.features.toarray().tolist() == [[1, 0], [0, 1]]
     assert loaded.notes == (f"{path}: qid: fields ignored (no query groups in these models)",)
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        ("1 1:1\n# c\n0 1:nan\n", "line 3: the value nan is not finite"),
+        ("1 1:1\n0 2:1 3:inf\n", "line 2: the value inf is not finite"),
+        ("1 1:1\nnan 1:1\n", "line 2: the label nan is not finite"),
+        (
+            "1 1:1\n0 10000000000:2\n",
+            "line 2: feature index 10,000,000,000 is beyond the limit of 1,000,000 features",
+        ),
+    ],
+)
+def test_values_no_solver_can_take_name_the_line(tmp_path: Path, text: str, problem: str) -> None:
+    path = _file(tmp_path, text)
+    assert str(_refusal(path)) == f"{path} {problem}"
