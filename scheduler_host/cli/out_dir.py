@@ -84,15 +84,21 @@ def check_out(out: Path, *, overwrite: bool) -> None:
 
 
 def make_out(out: Path, *, overwrite: bool) -> None:
-    """Create ``out``; with ``overwrite``, first remove an earlier solve's entries in it."""
-    if overwrite:
-        for name in RESULT_ENTRIES:
-            entry = out / name
-            if entry.is_dir() and not entry.is_symlink():
-                shutil.rmtree(entry)
-            elif entry.exists() or entry.is_symlink():
-                entry.unlink()
-    out.mkdir(parents=True, exist_ok=True)
+    """Create ``out``; with ``overwrite``, first remove an earlier solve's entries in it.
+
+    Raises ``typer.BadParameter`` naming ``--out`` if either fails (nothing has started).
+    """
+    try:
+        if overwrite:
+            for name in RESULT_ENTRIES:
+                entry = out / name
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.rmtree(entry)
+                elif entry.exists() or entry.is_symlink():
+                    entry.unlink()
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise typer.BadParameter(f"cannot prepare {out}: {error}", param_hint="--out") from None
 
 
 @dataclass(frozen=True)
