@@ -42,7 +42,7 @@ class Loss:
 
     name: str
     curvature_bound: float  # L of ∂ℓ/∂m: sup_m ∂²ℓ/∂m² where ℓ is twice differentiable
-    signed_labels: bool  # labels must be ±1 ({0, 1} is mapped when rows are loaded)
+    signed_labels: bool  # labels must be ±1 (two classes are mapped once: runtime.labels)
 
     def value(
         self,

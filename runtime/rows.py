@@ -9,12 +9,13 @@ import numpy as np
 
 from runtime.column_scaling import ColumnScaling
 from runtime.generator import generate_rows
+from runtime.labels import signed_labels_for
 from runtime.local_data import LocalData
 from runtime.registry import get_loss
 from runtime.shards import (
-    read_manifest,
+    ShardManifest,
     read_manifest_column_stats,
-    read_shard,
+    read_shard_and_manifest,
     shard_file_name,
 )
 from runtime.specs import ModelSpec, PaperData, ShardData, WorkerAssignment
@@ -23,35 +24,36 @@ from runtime.storage import storage_for
 log = logging.getLogger("lambda_admm.worker")
 
 
-def _read_shard_rows(data: ShardData, assignment: WorkerAssignment) -> LocalData:
+def _read_shard_rows(
+    data: ShardData, assignment: WorkerAssignment
+) -> tuple[LocalData, ShardManifest]:
     """The manifest and this worker's shard only, verified against the manifest; with
     ``scale_columns``, also the column statistics, and the rows scaled to ``A_w D^{-1}``."""
     source = storage_for(data.uri, field="shards")
-    manifest = read_manifest(source)
     index = assignment.worker_index
-    rows = read_shard(source, index, manifest=manifest)
+    rows, manifest = read_shard_and_manifest(source, index)
     log.info("worker %d read %s", index, source.uri(shard_file_name(index)))
     if not data.scale_columns:
-        return rows
+        return rows, manifest
     stats = read_manifest_column_stats(source, manifest)
     if stats is None:
         raise ValueError(f"scale_columns: the dataset at {data.uri} carries no column statistics")
-    return ColumnScaling.from_stats(stats).scale_rows(rows)
+    return ColumnScaling.from_stats(stats).scale_rows(rows), manifest
 
 
-def _prepare_labels(rows: LocalData, model: ModelSpec) -> LocalData:
-    """Classification labels must be ±1; the usual {0, 1} coding is mapped, others refused.
+def _signed_labels(rows: LocalData, model: ModelSpec, manifest: ShardManifest) -> LocalData:
+    """Classification labels as ±1, by the whole data set's mapping (the manifest's classes).
 
     Which losses classify is theirs to say (``signed_labels``, e.g. logistic, squared hinge).
+    The client has refused anything but two classes before spawning (``resolve_dataset``);
+    the mapping is never decided from one shard's labels.
     """
     if not get_loss(model.loss).signed_labels:
         return rows
-    labels = rows.labels
-    if np.isin(labels, (-1.0, 1.0)).all():
-        return rows
-    if np.isin(labels, (0.0, 1.0)).all():
-        return replace(rows, labels=np.where(labels > 0, 1.0, -1.0))
-    raise ValueError(f"{model.loss} loss needs labels in {{-1, +1}} or {{0, 1}}")
+    if manifest.labels is None:
+        raise ValueError(f"the {model.loss} loss needs the label classes of the shard manifest")
+    mapping = signed_labels_for(model.loss, manifest.labels)
+    return replace(rows, labels=mapping.apply(rows.labels))
 
 
 def load_rows(assignment: WorkerAssignment) -> LocalData:
@@ -67,14 +69,14 @@ def load_rows(assignment: WorkerAssignment) -> LocalData:
             stop=assignment.row_stop,
         )
     else:
-        rows = _read_shard_rows(data, assignment)
+        rows, manifest = _read_shard_rows(data, assignment)
         expected = assignment.row_stop - assignment.row_start
         if rows.num_samples != expected or rows.num_features != data.features:
             raise ValueError(
                 f"shard {assignment.worker_index} has shape {rows.features.shape}, "
                 f"expected ({expected}, {data.features})"
             )
-    rows = _prepare_labels(rows, assignment.model)
+        rows = _signed_labels(rows, assignment.model, manifest)  # the generator's are ±1
     if assignment.model.sample_weights == "uniform":
         weights = np.full(rows.num_samples, 1.0 / data.num_samples)
         if rows.weights is not None:

@@ -2,7 +2,7 @@
 
 Layout of a shard directory or ``s3://`` prefix (any :class:`~runtime.storage.Storage`)::
 
-    manifest.json        ShardManifest.to_json()
+    manifest.json        ShardManifest.to_json()  (with the label classes: runtime.labels)
     shard-00000.npz      worker 0's rows: CSR arrays, labels, optional weights
     shard-00001.npz      ...
     column-stats.npz     Σ_n a_nj² over all rows (runtime.column_stats); older datasets lack it
@@ -10,7 +10,7 @@ Layout of a shard directory or ``s3://`` prefix (any :class:`~runtime.storage.St
 A worker reads the manifest and only its own shard, and verifies the shard's sha256 against
 the manifest before use. Shards are plain ``np.savez`` archives read with
 ``allow_pickle=False``: nothing is unpickled. Reading the svmlight source file
-(:func:`load_svmlight`) is the client's job; it needs scikit-learn, which workers lack.
+(:mod:`runtime.svmlight`) is the client's job; it needs scikit-learn, which workers lack.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import io
 import json
 import zipfile
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 import scipy.sparse as sp
@@ -32,6 +31,7 @@ from runtime.column_stats import (
     write_column_stats,
 )
 from runtime.generator import row_ranges
+from runtime.labels import LabelClasses
 from runtime.local_data import LocalData
 from runtime.storage import Storage
 
@@ -111,6 +111,9 @@ class ShardManifest:
 
     ``column_stats`` names the column statistics sidecar; None in a manifest written before
     they were (such a dataset still loads, and is solved without column scaling).
+    ``labels`` are the whole data set's label classes (None in manifests written before they
+    were recorded). The JSON also states their ±1 mapping, for a reader; it is derived from
+    the classes (:attr:`runtime.labels.LabelClasses.binary`), never read back.
     """
 
     format_version: int
@@ -120,6 +123,7 @@ class ShardManifest:
     shards: tuple[ShardEntry, ...]
     source_name: str
     column_stats: ColumnStatsEntry | None = None
+    labels: LabelClasses | None = None
 
     def __post_init__(self) -> None:
         if self.format_version != FORMAT_VERSION:
@@ -147,6 +151,7 @@ class ShardManifest:
         document["shards"] = [asdict(entry) for entry in self.shards]
         if self.column_stats is None:
             del document["column_stats"]  # the form older readers know
+        document["labels"] = None if self.labels is None else _labels_document(self.labels)
         return json.dumps(document, indent=2)
 
     @classmethod
@@ -175,9 +180,27 @@ class ShardManifest:
                 column_stats=None
                 if stats is None
                 else ColumnStatsEntry(str(stats["file_name"]), str(stats["sha256"])),
+                labels=_labels_from_document(document.get("labels")),
             )
         except (ValueError, TypeError, KeyError) as error:
             raise ValueError(f"invalid shard manifest: {error}") from error
+
+
+def _labels_document(labels: LabelClasses) -> dict[str, object]:
+    binary = labels.binary
+    mapping = None if binary is None else {"-1": binary.negative, "+1": binary.positive}
+    return {"classes": list(labels.listed), "count": labels.count, "mapping": mapping}
+
+
+def _labels_from_document(document: dict[str, object] | None) -> LabelClasses | None:
+    if document is None:
+        return None
+    listed = document["classes"]
+    if not isinstance(listed, list):
+        raise TypeError(f"labels.classes must be a list, got {listed!r}")
+    return LabelClasses(
+        listed=tuple(float(value) for value in listed), count=int(str(document["count"]))
+    )
 
 
 def write_shards(
@@ -209,6 +232,7 @@ def write_shards(
         shards=tuple(entries),
         source_name=source_name,
         column_stats=stats_entry,
+        labels=LabelClasses.of(data.labels),
     )
     destination.write_bytes(
         MANIFEST_NAME, manifest.to_json().encode(), content_type="application/json"
@@ -261,18 +285,6 @@ def shard_from_verified_bytes(blob: bytes, manifest: ShardManifest, worker_index
     return data
 
 
-def read_shard(
-    source: Storage, worker_index: int, *, manifest: ShardManifest | None = None
-) -> LocalData:
-    """Worker ``worker_index``'s rows, reading only the manifest (unless given) and that one
-    shard."""
-    manifest = manifest or read_manifest(source)
-    if not 0 <= worker_index < manifest.num_workers:
-        raise ValueError(f"worker_index must be in [0, {manifest.num_workers}), got {worker_index}")
-    blob = source.read_bytes(manifest.shards[worker_index].file_name)
-    return shard_from_verified_bytes(blob, manifest, worker_index)
-
-
 def read_manifest_column_stats(source: Storage, manifest: ShardManifest) -> ColumnStats | None:
     """The verified column statistics of the dataset, or None if its manifest has none."""
     if manifest.column_stats is None:
@@ -285,28 +297,15 @@ def read_manifest_column_stats(source: Storage, manifest: ShardManifest) -> Colu
     )
 
 
-def load_svmlight(path: Path | str, *, num_features: int | None = None) -> LocalData:
-    """Read an svmlight/libsvm file into a :class:`LocalData` (client side; needs sklearn).
+def read_shard(source: Storage, worker_index: int) -> LocalData:
+    """Worker ``worker_index``'s rows, reading only the manifest and that one shard."""
+    return read_shard_and_manifest(source, worker_index)[0]
 
-    Labels are kept as in the file (no mapping of {0, 1} to ±1).
 
-    Raises
-    ------
-    FileNotFoundError
-        ``"data file not found: PATH"``.
-    ValueError
-        ``"cannot parse svmlight file PATH: ..."``.
-    """
-    from sklearn.datasets import load_svmlight_file
-
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"data file not found: {path}")
-    try:
-        features, labels = load_svmlight_file(str(path), n_features=num_features, dtype=np.float64)
-    except (ValueError, OSError) as error:
-        raise ValueError(f"cannot parse svmlight file {path}: {error}") from error
-    return LocalData(
-        features=sp.csr_matrix(features, dtype=np.float64),
-        labels=np.asarray(labels, dtype=np.float64),
-    )
+def read_shard_and_manifest(source: Storage, worker_index: int) -> tuple[LocalData, ShardManifest]:
+    """:func:`read_shard`, and the manifest it was checked against."""
+    manifest = read_manifest(source)
+    if not 0 <= worker_index < manifest.num_workers:
+        raise ValueError(f"worker_index must be in [0, {manifest.num_workers}), got {worker_index}")
+    blob = source.read_bytes(manifest.shards[worker_index].file_name)
+    return shard_from_verified_bytes(blob, manifest, worker_index), manifest

@@ -7,6 +7,8 @@ import logging
 from typing import Any
 
 from runtime.generator import row_ranges
+from runtime.labels import signed_labels_for
+from runtime.registry import get_loss
 from runtime.shards import MANIFEST_NAME, ShardManifest, read_manifest
 from runtime.specs import SchedulerEndpoints, WorkerAssignment
 from runtime.storage import storage_for
@@ -64,8 +66,9 @@ def resolve_dataset(spec: SolveSpec) -> tuple[SolveSpec, list[tuple[int, int]]]:
     """The spec with a shard dataset's N and d filled in and ``scale_columns`` decided ('on'
     or 'off'), and each worker's row range.
 
-    A shard dataset's manifest is read once, here; W must match its shards. The paper's
-    generated data is never scaled (its columns are identically distributed).
+    A shard dataset's manifest is read once, here; W must match its shards, and a
+    classification loss needs two label classes (refused here, before any worker starts).
+    The paper's generated data is never scaled (its columns are identically distributed).
     """
     if spec.problem != "shards":  # 'auto' (validation refuses 'on') means off here
         return spec, row_ranges(spec.samples, spec.workers)
@@ -76,6 +79,7 @@ def resolve_dataset(spec: SolveSpec) -> tuple[SolveSpec, list[tuple[int, int]]]:
             f"workers: the dataset at {spec.shards} is prepared for {manifest.num_workers} "
             f"workers, got {spec.workers}"
         )
+    check_labels(spec.loss, manifest, uri=spec.shards)
     resolved = spec.model_copy(
         update={
             "samples": manifest.num_samples,
@@ -84,6 +88,29 @@ def resolve_dataset(spec: SolveSpec) -> tuple[SolveSpec, list[tuple[int, int]]]:
         }
     )
     return resolved, [(entry.row_start, entry.row_stop) for entry in manifest.shards]
+
+
+def check_labels(loss: str, manifest: ShardManifest, *, uri: str) -> None:
+    """Refuse a classification loss on data without exactly two label classes.
+
+    Raises
+    ------
+    ValueError
+        ``"shards: the logistic loss needs two label classes, found 3: -1, 0, 1 (...)"``, or
+        ``"shards: ... records no label classes ..."`` for a manifest written before they were.
+    """
+    if not get_loss(loss).signed_labels:
+        return
+    if manifest.labels is None:
+        raise ValueError(
+            f"shards: the manifest at {uri} records no label classes (it predates them), "
+            f"which the {loss} loss needs (allowed: prepare the data again with "
+            "`lambda-admm data prepare`)"
+        )
+    try:
+        signed_labels_for(loss, manifest.labels)
+    except ValueError as error:
+        raise ValueError(f"shards: {error}") from None
 
 
 def build_assignment(

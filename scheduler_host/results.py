@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import tempfile
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 
@@ -125,10 +128,34 @@ class SolveResult:
         )
 
 
+def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
+    """Write ``path`` through ``write(file)`` into a temporary file beside it, then rename.
+
+    A reader sees the old file or the whole new one, never part of it; if anything fails,
+    the temporary file is removed and the error propagates.
+    """
+    descriptor, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as stream:
+            write(stream)
+        os.replace(temporary, path)
+    except OSError as error:  # said of the destination, not of the temporary file
+        Path(temporary).unlink(missing_ok=True)
+        raise OSError(error.errno, error.strerror, str(path)) from error
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def write_result(directory: Path, result: SolveResult, *, spec: dict[str, Any]) -> Path:
-    """Write ``result.json`` (with the spec) and ``x.npy``; returns the directory."""
+    """Write ``result.json`` (with the spec) and ``x.npy``, each atomically; returns the
+    directory."""
     directory.mkdir(parents=True, exist_ok=True)
     body = {"spec": spec, **result.to_json_dict()}
-    (directory / "result.json").write_text(json.dumps(body, indent=2) + "\n")
-    np.save(directory / "x.npy", result.x)
+    text = (json.dumps(body, indent=2) + "\n").encode()
+    write_atomically(directory / "result.json", lambda stream: stream.write(text))
+    write_atomically(directory / "x.npy", lambda stream: np.save(stream, result.x))
     return directory

@@ -52,6 +52,8 @@ from runtime.specs import (
 PAPER_SAMPLES = 600_000
 PAPER_FEATURES = 10_000
 PAPER_DENSITY = 0.001
+#: The largest d a solve takes (x, z and every message are d long).
+MAX_FEATURES = 10**7
 
 #: The optimality check's default tolerance, relative to max(1, |∂_i f(0)|) per coordinate
 #: (scheduler_host/solve/optimality.py). The paper demo ends at 4.7e-5, the unscaled
@@ -86,7 +88,7 @@ class SolveSpec(BaseModel):
     # The data: the paper generator, or prepared shards (directory or s3:// prefix).
     problem: Literal["paper", "shards"] = "paper"
     samples: int = Field(default=PAPER_SAMPLES, ge=1, le=10**9)
-    features: int = Field(default=PAPER_FEATURES, ge=1, le=10**7)
+    features: int = Field(default=PAPER_FEATURES, ge=1, le=MAX_FEATURES)
     density: float = Field(default=PAPER_DENSITY, gt=0.0, le=1.0, allow_inf_nan=False)
     seed: int = Field(default=0, ge=0, le=2**63 - 1)
     shards: str | None = Field(default=None, min_length=1, max_length=1024)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import tempfile
+import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -12,9 +15,16 @@ from rich.console import Console
 
 from runtime.specs import FaultPlan, FaultRule
 from scheduler_host.cli import remote as cli_remote
-from scheduler_host.cli.spec_flags import build_spec, spec_from_flags, with_spec_flags
+from scheduler_host.cli.out_dir import check_out, default_out, make_out
+from scheduler_host.cli.spec_flags import (
+    ZERO_BASED_HELP,
+    build_spec,
+    spec_from_flags,
+    with_spec_flags,
+)
 from scheduler_host.cli.verdict import AllowUnconverged, exit_unless_converged
 from scheduler_host.solve_spec import (
+    MAX_FEATURES,
     PAPER_DENSITY,
     PAPER_FEATURES,
     PAPER_SAMPLES,
@@ -41,19 +51,19 @@ def run_solve_command(
     spec: SolveSpec,
     *,
     spawner: Spawner,
-    out: Path | None,
+    out: Path,
+    solve_id: str,
     bind_host: str = "127.0.0.1",
     advertise_host: str | None = None,
     secure: bool = True,
     extra: dict[str, Any] | None = None,
     allow_unconverged: bool = False,
 ) -> None:
-    """Solve, show progress, write the result directory; exit 3 if not converged (unless
-    ``allow_unconverged``)."""
+    """Solve, show progress, write the result directory (or a fallback: never lose it); exit 3
+    if not converged (unless ``allow_unconverged``)."""
     from scheduler_host.assignments import spec_as_json
-    from scheduler_host.cli.plots import plot_convergence
+    from scheduler_host.cli.out_dir import save_result
     from scheduler_host.cli.progress import iteration_progress
-    from scheduler_host.results import write_result
     from scheduler_host.solve import SchedulerOptions, SolveFailed, run_solve
 
     if not secure:
@@ -66,7 +76,13 @@ def run_solve_command(
     )
     try:
         with iteration_progress(max_iter=spec.max_iter, console=console) as on_iteration:
-            result = run_solve(spec, spawner=spawner, options=options, on_iteration=on_iteration)
+            result = run_solve(
+                spec,
+                spawner=spawner,
+                options=options,
+                solve_id=solve_id,
+                on_iteration=on_iteration,
+            )
     except SolveFailed as error:
         console.print(f"[red]solve failed:[/red] {error}")
         raise typer.Exit(code=1) from None
@@ -74,12 +90,18 @@ def run_solve_command(
         console.print("interrupted: the solve was stopped, and its workers with it")
         raise typer.Exit(code=INTERRUPTED_EXIT_CODE) from None
     typer.echo(result.summary())
-    if out is not None:
-        write_result(out, result, spec=spec_as_json(spec))
-        plot_convergence(
-            result, out / "convergence.png", eps_primal=spec.eps_primal, eps_dual=spec.eps_dual
+    try:
+        saved = save_result(out, result, spec=spec_as_json(spec))
+    except OSError as error:
+        typer.echo(f"error: --out: {error}", err=True)
+        raise typer.Exit(code=1) from None
+    if saved.failure is not None:
+        typer.echo(
+            f"error: --out: {saved.failure}; the result was saved to {saved.directory}/ instead",
+            err=True,
         )
-        typer.echo(f"results in {out}/ (result.json, x.npy, convergence.png)")
+        raise typer.Exit(code=1)
+    typer.echo(f"results in {saved.directory}/ (result.json, x.npy, convergence.png)")
     exit_unless_converged(result.converged, allow_unconverged=allow_unconverged)
 
 
@@ -129,7 +151,13 @@ def _lambda_spawner(api: str | None, region: str | None) -> Spawner:
 @with_spec_flags
 def solve(
     flags: dict[str, Any],
-    out: Annotated[Path | None, typer.Option(help="result directory")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="result directory, new or empty (default: results/<solve id>)"),
+    ] = None,
+    overwrite: Annotated[
+        bool, typer.Option(help="use a non-empty --out, removing an earlier result there")
+    ] = False,
     backend: Annotated[str, typer.Option(help="local | lambda")] = "local",
     api: Annotated[str | None, typer.Option(help="lambda: stage URL of the trigger API")] = None,
     region: Annotated[str | None, typer.Option(help="lambda: AWS region")] = None,
@@ -160,8 +188,46 @@ def solve(
         raise typer.BadParameter(
             f"must be > 0, got {worker_time_limit}", param_hint="--worker-time-limit"
         )
+    solve_id = uuid.uuid4().hex
+    out = out or default_out(solve_id)
+    check_out(out, overwrite=overwrite)
     faults = parse_faults(inject_faults or [], fault_seed)
-    spec = spec_from_flags(flags, out=out)
+    with contextlib.ExitStack() as cleanup:
+        shard_directory = None
+        if flags["data"] is not None:  # --data's shards live as long as the solve
+            temporary = tempfile.TemporaryDirectory(prefix="lambda-admm-shards-")
+            shard_directory = Path(cleanup.enter_context(temporary))
+        spec = spec_from_flags(flags, shard_directory=shard_directory)
+        make_out(out, overwrite=overwrite)
+        _solve_into(
+            spec,
+            out=out,
+            solve_id=solve_id,
+            faults=faults,
+            backend=backend,
+            api=api,
+            region=region,
+            advertise_host=advertise_host,
+            insecure=insecure,
+            worker_time_limit=worker_time_limit,
+            allow_unconverged=allow_unconverged,
+        )
+
+
+def _solve_into(
+    spec: SolveSpec,
+    *,
+    out: Path,
+    solve_id: str,
+    faults: FaultPlan,
+    backend: str,
+    api: str | None,
+    region: str | None,
+    advertise_host: str | None,
+    insecure: bool,
+    worker_time_limit: float | None,
+    allow_unconverged: bool,
+) -> None:
     extra = {"faults": faults, "worker_time_limit_seconds": worker_time_limit}
     if worker_time_limit is not None:
         extra.update(
@@ -171,11 +237,12 @@ def solve(
     if backend == "local":
         from scheduler_host.spawners.local import LocalProcessSpawner
 
-        spawner: Spawner = LocalProcessSpawner(log_directory=out / "logs" if out else None)
+        spawner: Spawner = LocalProcessSpawner(log_directory=out / "logs")
         run_solve_command(
             spec,
             spawner=spawner,
             out=out,
+            solve_id=solve_id,
             secure=not insecure,
             extra=extra,
             allow_unconverged=allow_unconverged,
@@ -186,6 +253,7 @@ def solve(
             spec,
             spawner=spawner,
             out=out,
+            solve_id=solve_id,
             bind_host="0.0.0.0",
             advertise_host=advertise_host,
             secure=not insecure,
@@ -225,6 +293,7 @@ def demo(
         spec,
         spawner=LocalProcessSpawner(log_directory=out / "logs"),
         out=out,
+        solve_id=uuid.uuid4().hex,
         allow_unconverged=allow_unconverged,
     )
     typer.echo(
@@ -238,19 +307,40 @@ def data_prepare(
     source: Annotated[Path, typer.Argument(help="svmlight/LIBSVM file")],
     destination: Annotated[str, typer.Argument(help="DIR or s3://bucket/datasets/NAME")],
     workers: Annotated[int, typer.Option(help="W, one shard per worker")] = 4,
+    features: Annotated[
+        int | None,
+        typer.Option(help="d (default: the largest index; this keeps trailing all-zero columns)"),
+    ] = None,
+    zero_based: Annotated[str, typer.Option(help=ZERO_BASED_HELP)] = "auto",
 ) -> None:
-    """Split an svmlight file into W contiguous CSR shards plus a manifest."""
-    from scheduler_host.cli.datasets import prepare_dataset
+    """Split an svmlight file into W contiguous CSR shards plus a manifest (with the labels'
+    classes and, for two classes, their mapping to ±1: the smaller -1, the larger +1)."""
+    from scheduler_host.cli.datasets import prepare_data_file, zero_based_choice
 
-    if not source.is_file():
-        raise typer.BadParameter(f"data file not found: {source}", param_hint="SOURCE")
     if workers < 1:
         raise typer.BadParameter(f"must be >= 1, got {workers}", param_hint="--workers")
+    if features is not None and not 1 <= features <= MAX_FEATURES:
+        raise typer.BadParameter(
+            f"got {features} (allowed: 1 to {MAX_FEATURES:,})", param_hint="--features"
+        )
     try:
-        manifest = prepare_dataset(source, destination, num_workers=workers)
+        prepared = prepare_data_file(
+            source,
+            destination,
+            num_workers=workers,
+            num_features=features,
+            zero_based=zero_based_choice(zero_based),
+            loss=None,
+            source_flag="SOURCE",
+        )
     except (ValueError, OSError) as error:
-        raise typer.BadParameter(str(error)) from None
+        raise typer.BadParameter(str(error), param_hint="DESTINATION") from None
+    manifest = prepared.manifest
     typer.echo(
         f"wrote {manifest.num_workers} shards of {manifest.num_samples} x "
         f"{manifest.num_features} to {destination}"
     )
+    if manifest.labels is not None:
+        binary = manifest.labels.binary
+        mapping = f" ({binary.describe()} for a classification loss)" if binary else ""
+        typer.echo(f"labels: {manifest.labels.describe()}{mapping}")

@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from scheduler_host.results import SolveResult
+from scheduler_host.results import SolveResult, write_atomically
 
 
 def plot_convergence(
@@ -30,6 +30,8 @@ def plot_convergence(
     axes.set_ylabel("residual")
     axes.set_title(f"consensus ADMM, objective {result.objective:.8g}")
     axes.legend()
-    figure.savefig(path, dpi=120)
-    plt.close(figure)
+    try:
+        write_atomically(path, lambda stream: figure.savefig(stream, format="png", dpi=120))
+    finally:
+        plt.close(figure)
     return path

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import functools
 import inspect
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
 from runtime.registry import loss_names
 from scheduler_host.solve_spec import SolveSpec, describe_validation_error
+
+if TYPE_CHECKING:
+    from runtime.svmlight import ZeroBased
 
 _FLAG_OF_FIELD = {
     "box_lower": "--box",
@@ -37,21 +39,35 @@ def _option(field: str, fallback: str | None = None) -> Any:
     return typer.Option(help=SolveSpec.model_fields[field].description or fallback)
 
 
+#: What --zero-based means (``data prepare`` has it too).
+ZERO_BASED_HELP = "auto | true | false: is index 0 the first column (auto: if the file uses 0)"
+
 #: Flags that are fields of SolveSpec but default differently: no --problem means "whatever
 #: --data or --shards imply", which a default of "paper" could not tell from "--problem paper";
-#: no --l1 means the model's 1.0, or 0 with --group-lasso.
-NOT_THE_MODEL_DEFAULT = frozenset({"problem", "l1"})
+#: no --l1 means the model's 1.0, or 0 with --group-lasso; no --features means the paper's
+#: 10,000, or what --data's indices imply.
+NOT_THE_MODEL_DEFAULT = frozenset({"problem", "l1", "features"})
 
 
 def spec_flags(
     problem: Annotated[str | None, typer.Option(help="'paper': the paper's generator")] = None,
     samples: Annotated[int, _option("samples", "N, paper generator")] = _default("samples"),
-    features: Annotated[int, _option("features", "d, paper generator")] = _default("features"),
+    features: Annotated[
+        int | None,
+        typer.Option(
+            help=f"d (default {_default('features')}; with --data: the file's largest index, "
+            "or this, keeping trailing all-zero columns)"
+        ),
+    ] = None,
     density: Annotated[float, _option("density", "p in (0, 1], paper generator")] = _default(
         "density"
     ),
     seed: Annotated[int, _option("seed", "generator seed")] = _default("seed"),
     data: Annotated[Path | None, typer.Option(help="an svmlight/LIBSVM file")] = None,
+    zero_based: Annotated[
+        str | None,
+        typer.Option(help=f"--data: {ZERO_BASED_HELP}"),
+    ] = None,
     shards: Annotated[str | None, _option("shards", "prepared shards: DIR or s3://")] = _default(
         "shards"
     ),
@@ -170,37 +186,49 @@ def _penalty_fields(fields: dict[str, Any]) -> dict[str, Any]:
     return fields
 
 
-def _from_data_file(data: Path, out: Path | None, fields: dict[str, Any]) -> dict[str, Any]:
-    """Prepare an svmlight file into shards (under ``out`` or a temporary directory)."""
-    from scheduler_host.cli.datasets import prepare_dataset
+def _from_data_file(
+    data: Path, shard_directory: Path, zero_based: ZeroBased, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Prepare an svmlight file into shards in ``shard_directory`` (the caller's to remove)."""
+    from scheduler_host.cli.datasets import prepare_data_file
 
-    if not data.is_file():
-        raise typer.BadParameter(f"data file not found: {data}", param_hint="--data")
-    build_spec({**fields, "samples": max(fields["workers"], 1)})  # validate the other flags first
-    shard_dir = out / "shards" if out else Path(tempfile.mkdtemp(prefix="lambda-admm-shards-"))
+    # Validate the other flags first (N is the file's, d the file's unless --features).
+    build_spec({**fields, "samples": max(fields["workers"], 1)})
     try:
-        manifest = prepare_dataset(data, str(shard_dir), num_workers=fields["workers"])
-    except (ValueError, OSError) as error:
-        field, _, detail = str(error).partition(": ")
-        hint = "--workers" if field == "workers" else "--data"
-        raise typer.BadParameter(
-            detail if field == "workers" else str(error), param_hint=hint
-        ) from None
+        prepared = prepare_data_file(
+            data,
+            str(shard_directory),
+            num_workers=fields["workers"],
+            num_features=fields.get("features"),
+            zero_based=zero_based,
+            loss=fields["loss"],
+            source_flag="--data",
+        )
+    except OSError as error:  # the temporary directory, not a flag, is to blame
+        raise typer.BadParameter(f"cannot write the shards to {shard_directory}: {error}") from None
     return {
         **fields,
         "problem": "shards",
-        "shards": str(shard_dir),
-        "samples": manifest.num_samples,
-        "features": manifest.num_features,
+        "shards": str(shard_directory),
+        "samples": prepared.manifest.num_samples,
+        "features": prepared.manifest.num_features,
     }
 
 
-def spec_from_flags(flags: dict[str, Any], *, out: Path | None = None) -> SolveSpec:
-    """Validate the flags into a spec whose dataset is ready (shards prepared, manifest read)."""
+def spec_from_flags(flags: dict[str, Any], *, shard_directory: Path | None = None) -> SolveSpec:
+    """Validate the flags into a spec whose dataset is ready (shards prepared, manifest read).
+
+    ``--data``'s file is prepared into ``shard_directory``, which the caller removes.
+    """
     from scheduler_host.assignments import resolve_dataset
 
     fields = dict(flags)
     problem, data, shards = fields.pop("problem"), fields.pop("data"), fields.pop("shards")
+    zero_based = fields.pop("zero_based")
+    if zero_based is not None and data is None:
+        raise typer.BadParameter("only with --data", param_hint="--zero-based")
+    if fields["features"] is None:
+        del fields["features"]  # the spec's default, or --data's inferred d
     fields["box_lower"], fields["box_upper"] = _parse_box(fields.pop("box"))
     fields = _penalty_fields(fields)
     if problem not in (None, "paper"):
@@ -208,7 +236,11 @@ def spec_from_flags(flags: dict[str, Any], *, out: Path | None = None) -> SolveS
     if sum(option is not None for option in (problem, data, shards)) > 1:
         raise typer.BadParameter("--problem, --data and --shards are mutually exclusive")
     if data is not None:
-        fields = _from_data_file(data, out, fields)
+        assert shard_directory is not None, "--data needs a directory for its shards"
+        from scheduler_host.cli.datasets import zero_based_choice
+
+        base = zero_based_choice(zero_based or "auto")
+        fields = _from_data_file(data, shard_directory, base, fields)
     elif shards is not None:
         # N and d come from the manifest, which resolve_dataset reads.
         fields = {key: value for key, value in fields.items() if key not in ("samples", "features")}

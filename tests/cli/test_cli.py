@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -14,15 +13,10 @@ import pytest
 from typer.testing import CliRunner
 
 from scheduler_host.cli.app import app
+from tests.cli.helpers import plain as _plain
 
 runner = CliRunner()
 SMALL = ["--samples", "2000", "--features", "50", "--density", "0.1"]
-
-
-def _plain(text: str) -> str:
-    """The error box without rich's frame and line wrapping."""
-    text = re.sub(r"[│╭╮╰╯─]", " ", text)
-    return re.sub(r"\s+", " ", text)
 
 
 @pytest.mark.parametrize(
@@ -100,7 +94,7 @@ def test_unreadable_data_file_is_refused(tmp_path: Path) -> None:
     path.write_text("this is not svmlight\n")
     result = runner.invoke(app, ["solve", "--data", str(path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2
-    assert "--data" in _plain(result.output)
+    assert f"--data: {path} line 1: cannot parse the label 'this'" in _plain(result.output)
 
 
 def test_solve_writes_the_result_directory(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli.helpers import session_members as _session_members
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 LAMBDA_ADMM = str(Path(sys.executable).parent / "lambda-admm")
 #: Tolerances it never meets, so that the solve is still iterating when interrupted.
@@ -26,23 +28,6 @@ ENDLESS = [
 INTERRUPTED = "interrupted: the solve was stopped, and its workers with it"
 
 pytestmark = pytest.mark.slow
-
-
-def _session_members(session_id: int) -> dict[int, str]:
-    """pid -> command line of every live process in the session, except its leader."""
-    members = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == session_id:
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
-        except OSError:  # exited meanwhile
-            continue
-        state, session = fields[0], int(fields[3])
-        if session == session_id and state != "Z":
-            members[int(entry.name)] = command
-    return members
 
 
 def _wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> None:

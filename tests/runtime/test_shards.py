@@ -1,4 +1,4 @@
-"""The data container, per-worker shard files, their manifest, and svmlight loading."""
+"""The data container, per-worker shard files, their manifest (svmlight: test_svmlight.py)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from runtime.local_data import LocalData
 from runtime.shards import (
     MANIFEST_NAME,
     ShardManifest,
-    load_svmlight,
     read_manifest,
     read_shard,
     shard_file_name,
@@ -263,32 +262,3 @@ def test_manifest_rejects_other_versions_and_gaps(
         ShardManifest.from_json(text.replace('"format_version": 1', '"format_version": 2'))
     with pytest.raises(ValueError, match=r"shards cover 103 rows, not num_samples=104$"):
         ShardManifest.from_json(text.replace('"num_samples": 103', '"num_samples": 104'))
-
-
-# svmlight
-
-
-def test_load_svmlight_keeps_raw_labels(tmp_path: Path) -> None:
-    path = tmp_path / "tiny.svm"
-    path.write_text("1 1:0.5 3:2.0\n0 2:-1.5\n1 3:4.0\n")
-    data = load_svmlight(path, num_features=5)
-    assert data.features.shape == (3, 5)
-    np.testing.assert_array_equal(data.labels, [1.0, 0.0, 1.0])
-    assert data.features.dtype == np.float64
-    dense = data.features.toarray()
-    # sklearn's zero_based="auto": no index 0 in the file, so indices are one-based.
-    np.testing.assert_array_equal(dense[0], [0.5, 0.0, 2.0, 0.0, 0.0])
-    np.testing.assert_array_equal(dense[1], [0.0, -1.5, 0.0, 0.0, 0.0])
-
-
-def test_load_svmlight_missing_file(tmp_path: Path) -> None:
-    path = tmp_path / "absent.svm"
-    with pytest.raises(FileNotFoundError, match=f"^data file not found: {path}$"):
-        load_svmlight(path)
-
-
-def test_load_svmlight_unparsable_file(tmp_path: Path) -> None:
-    path = tmp_path / "broken.svm"
-    path.write_text("1 this:is:not:svmlight\n")
-    with pytest.raises(ValueError, match=r"^cannot parse svmlight file .*broken.svm: "):
-        load_svmlight(path)

@@ -1,4 +1,7 @@
-"""The squared hinge loss: closed form, finite differences, exact value changes, labels."""
+"""The squared hinge loss: closed form, finite differences, exact value changes.
+
+Its labels are mapped to ±1 like every classification loss's: tests/runtime/test_labels.py.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +9,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from runtime.local_data import LocalData
 from runtime.registry import get_loss
-from runtime.rows import _prepare_labels
-from runtime.specs import ModelSpec
 from runtime.squared_hinge import SquaredHingeLoss
 
 LOSS = SquaredHingeLoss()
@@ -112,20 +112,3 @@ def test_value_change_is_the_difference_of_values_without_cancellation(scale: fl
             margins, labels, weights
         )
         assert change == pytest.approx(difference, rel=1e-12)
-
-
-def _rows(labels: list[float]) -> LocalData:
-    features = sp.csr_matrix(np.ones((len(labels), 2)))
-    return LocalData(features=features, labels=np.array(labels), weights=None)
-
-
-def test_zero_one_labels_are_mapped_to_signs() -> None:
-    rows = _prepare_labels(_rows([0.0, 1.0, 1.0]), ModelSpec(loss="squared_hinge"))
-    np.testing.assert_array_equal(rows.labels, [-1.0, 1.0, 1.0])
-
-
-def test_other_labels_are_refused_naming_the_loss() -> None:
-    with pytest.raises(
-        ValueError, match=r"^squared_hinge loss needs labels in \{-1, \+1\} or \{0, 1\}$"
-    ):
-        _prepare_labels(_rows([0.0, 2.0]), ModelSpec(loss="squared_hinge"))

@@ -17,7 +17,7 @@ def spec_on_shards(
     """A spec for the rows ``features`` (n, d) and ``labels`` (n,), prepared into W shards."""
     path = tmp_path / "data.svm"
     dump_svmlight_file(features, labels, str(path))
-    manifest = prepare_dataset(path, str(tmp_path / "shards"), num_workers=workers)
+    manifest = prepare_dataset(path, str(tmp_path / "shards"), num_workers=workers).manifest
     return SolveSpec(
         problem="shards",
         shards=str(tmp_path / "shards"),

@@ -83,7 +83,7 @@ def _corrupt_shards(tmp_path: Path) -> SolveSpec:
     rng = np.random.default_rng(1)
     features = rng.normal(size=(40, 5))
     dump_svmlight_file(features, np.where(features[:, 0] > 0, 1, -1), str(tmp_path / "d.svm"))
-    manifest = prepare_dataset(tmp_path / "d.svm", str(tmp_path / "shards"), num_workers=2)
+    manifest = prepare_dataset(tmp_path / "d.svm", str(tmp_path / "shards"), num_workers=2).manifest
     shard = tmp_path / "shards" / manifest.shards[0].file_name
     shard.write_bytes(shard.read_bytes()[:-7] + b"garbage")
     return SolveSpec(
