@@ -126,7 +126,9 @@ def _lambda_spawner(api: str | None, region: str | None) -> Spawner:
 def solve(
     flags: dict[str, Any],
     out: Annotated[Path | None, typer.Option(help="result directory")] = None,
-    backend: Annotated[str, typer.Option(help="local | lambda")] = "local",
+    backend: Annotated[
+        str, typer.Option(help="local | lambda | emulated (free x-updates, for measuring)")
+    ] = "local",
     api: Annotated[str | None, typer.Option(help="lambda: stage URL of the trigger API")] = None,
     region: Annotated[str | None, typer.Option(help="lambda: AWS region")] = None,
     advertise_host: Annotated[
@@ -145,9 +147,9 @@ def solve(
 ) -> None:
     """Solve min Σ f_n(x) + h(x) with consensus ADMM (local worker processes by default)."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
-    if backend not in ("local", "lambda"):
+    if backend not in ("local", "lambda", "emulated"):
         raise typer.BadParameter(
-            f"must be 'local' or 'lambda', got {backend!r}", param_hint="--backend"
+            f"must be 'local', 'lambda' or 'emulated', got {backend!r}", param_hint="--backend"
         )
     if backend == "lambda" and advertise_host is None:
         raise typer.BadParameter("required with --backend lambda", param_hint="--advertise-host")
@@ -167,6 +169,11 @@ def solve(
         from scheduler_host.spawners.local import LocalProcessSpawner
 
         spawner: Spawner = LocalProcessSpawner(log_directory=out / "logs" if out else None)
+        run_solve_command(spec, spawner=spawner, out=out, secure=not insecure, extra=extra)
+    elif backend == "emulated":
+        from scheduler_host.spawners.emulated import EmulatedSpawner
+
+        spawner = EmulatedSpawner(log_directory=out / "logs" if out else None)
         run_solve_command(spec, spawner=spawner, out=out, secure=not insecure, extra=extra)
     else:
         spawner = _lambda_spawner(api, region)

@@ -42,6 +42,7 @@ class Broadcaster:
             configure(self._sock)
         self.endpoint = bind(self._sock, bind_address)
         self._frames: list[bytes] | None = None
+        self._requested = False
         self.last_sent = 0.0
 
     def send(self, message: Broadcast) -> None:
@@ -49,13 +50,25 @@ class Broadcaster:
         self._pause = self._first_pause
         self.repeat()
 
+    def request_repeat(self) -> None:
+        """Repeat the current broadcast at the next :meth:`repeat_if_due` (a worker was just
+        welcomed): the welcomes of one batch of joins share one repeat, where a repeat per
+        welcome would send W² copies while W workers join."""
+        self._requested = True
+
     def repeat_if_due(self) -> None:
-        """Repeat the current broadcast if the pause since the last one has passed."""
-        if self._frames is not None and time.monotonic() - self.last_sent > self._pause:
+        """Repeat the current broadcast if requested, or if the pause since the last one has
+        passed."""
+        if self._frames is None:
+            return
+        if time.monotonic() - self.last_sent > self._pause:
             self.repeat()
             self._pause = min(2 * self._pause, self._max_pause)
+        elif self._requested:
+            self.repeat()
 
     def repeat(self) -> None:
+        self._requested = False
         if self._frames is not None:
             self._sock.send_multipart(self._frames)
             self.last_sent = time.monotonic()
