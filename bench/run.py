@@ -15,7 +15,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-BENCHMARKS = ("local_solver", "paper_solve", "dual_residual", "async_straggler")
+BENCHMARKS = (
+    "local_solver",
+    "paper_solve",
+    "dual_residual",
+    "async_straggler",
+    "scheduler_round",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -32,7 +38,11 @@ def main(names: list[str]) -> int:
         record = {
             "benchmark": name,
             "when": stamp,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "load_average": os.getloadavg(),
+            },
             "seconds": time.perf_counter() - began,
             "result": outcome,
         }
