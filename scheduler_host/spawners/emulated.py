@@ -57,6 +57,11 @@ class EmulatedSpawner:
         return self._log_directory
 
     def spawn(self, assignments: list[WorkerAssignment]) -> None:
+        for assignment in assignments:
+            kinds = sorted({rule.kind for rule in assignment.faults.rules} - {"raise"})
+            if kinds:
+                # kill would take every worker of the helper, delay would stall them all.
+                raise ValueError(f"faults: only 'raise' applies to emulated workers, got {kinds}")
         if not self._helpers:
             self._start(share=-(-len(assignments) // self._count) + SPARE_WORKERS)
         batches: dict[int, list[bytes]] = {}

@@ -115,6 +115,19 @@ def test_an_emulated_worker_that_raises_is_reported_and_replaced() -> None:
     np.testing.assert_allclose(result.x, z, atol=1e-5)
 
 
+def test_faults_that_would_hit_every_emulated_worker_are_refused() -> None:
+    faults = FaultPlan(rules=(FaultRule(kind="kill", worker=1), FaultRule(kind="delay")))
+    with pytest.raises(
+        ValueError,
+        match=r"^faults: only 'raise' applies to emulated workers, got \['delay', 'kill'\]$",
+    ):
+        run_solve(
+            SPEC,
+            spawner=EmulatedSpawner(),
+            options=SchedulerOptions(**{**OPTIONS.__dict__, "faults": faults}),
+        )
+
+
 def test_an_emulated_worker_checks_what_it_receives_as_the_real_worker_does() -> None:
     context = zmq.Context()
     front, pub = context.socket(zmq.ROUTER), context.socket(zmq.PUB)
