@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import zmq
 
-from runtime.protocol import Broadcast, encode_broadcast
+from runtime.protocol import Broadcast, Terminate, encode_broadcast
 from scheduler_host.solve.front import bind
 
 #: A broadcast is first repeated after this many typical rounds (see :class:`Broadcaster`).
@@ -32,6 +32,7 @@ class Broadcaster:
     usual, as one does whose z a worker missed.  A fixed 50 ms would repeat every
     round of a large solve several times (six at W = 1,024, each copy encrypted per
     subscriber under CURVE and decoded by every worker), loading the very round it waits for.
+    Terminate keeps the short first pause (see :meth:`first_pause`).
     """
 
     def __init__(
@@ -59,6 +60,7 @@ class Broadcaster:
         self._requested = False
         self._clock = clock
         self._iteration: int | None = None
+        self._terminating = False
         self._sent_first_at = 0.0  # when the current broadcast went out first
         self._rounds: deque[float] = deque(maxlen=ROUNDS_REMEMBERED)
         self.last_sent = 0.0
@@ -69,13 +71,15 @@ class Broadcaster:
             # Iteration 0 is the keep-alive while workers join: not a round.
             self._rounds.append(now - self._sent_first_at)
         self._iteration, self._sent_first_at = message.iteration, now
+        self._terminating = isinstance(message, Terminate)
         self._frames = encode_broadcast(message, solve_id=self._solve_id)
         self._pause = self.first_pause()
         self.repeat()
 
     def first_pause(self) -> float:
-        """Seconds from a broadcast to its first repeat (see the class)."""
-        if not self._rounds:
+        """Seconds from a broadcast to its first repeat (see the class); terminate, sent once a
+        solve, keeps the short pause, so that no worker that missed it lingers."""
+        if not self._rounds or self._terminating:
             return self._first_pause
         typical = REPEAT_AFTER_ROUNDS * statistics.median(self._rounds)
         return min(self._max_pause, max(self._first_pause, typical))

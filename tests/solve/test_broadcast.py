@@ -82,8 +82,20 @@ def test_long_rounds_are_repeated_at_the_longest_pause(clocked: tuple[Broadcaste
     for iteration in (1, 2):
         broadcaster.send(_iterate(iteration))
         clock.now += 60.0
-    broadcaster.send(Terminate(iteration=2, z=np.zeros(3), reason="max_iter"))
+    broadcaster.send(_iterate(3))
     assert broadcaster.first_pause() == 5.0  # workers' silence timeout covers 3 of these
+
+
+def test_terminate_is_repeated_soon_whatever_the_rounds(
+    clocked: tuple[Broadcaster, Clock],
+) -> None:
+    broadcaster, clock = clocked
+    for iteration in (1, 2, 3):
+        broadcaster.send(_iterate(iteration))
+        clock.now += 1.0
+    broadcaster.send(Terminate(iteration=3, z=np.zeros(3), reason="max_iter"))
+    assert broadcaster.first_pause() == 0.05
+    assert _repeated_at(broadcaster, clock, 0.06)
 
 
 def test_a_requested_repeat_goes_out_at_the_next_wake_up(
