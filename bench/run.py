@@ -10,13 +10,39 @@ import importlib
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-BENCHMARKS = ("local_solver", "paper_solve", "dual_residual", "async_straggler")
+BENCHMARKS = (
+    "local_solver",
+    "paper_solve",
+    "dual_residual",
+    "async_straggler",
+    "scheduler_round",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _commit() -> str | None:
+    """The checked-out commit (with ``+dirty`` for uncommitted changes), to tell runs apart."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None  # not a git checkout (an archive)
+    return head + ("+dirty" if dirty else "")
 
 
 def main(names: list[str]) -> int:
@@ -32,7 +58,12 @@ def main(names: list[str]) -> int:
         record = {
             "benchmark": name,
             "when": stamp,
-            "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+            "machine": {
+                "cpus": os.cpu_count(),
+                "python": platform.python_version(),
+                "load_average": os.getloadavg(),
+            },
+            "commit": _commit(),
             "seconds": time.perf_counter() - began,
             "result": outcome,
         }

@@ -2,14 +2,16 @@
 
 Unscaled data (columns whose magnitudes differ by orders of magnitude) leaves no scalar ρ
 that suits every coordinate of the consensus problem. With ``D = diag(d_1, ..., d_d)``,
-``d_j`` the root mean square of column ``j`` over all N rows,
+``d_j`` the root mean square of column ``j`` over all N rows relative to the others,
 
-    d_j = sqrt(S_j / N),  S_j = Σ_n a_nj²   (d_j = 1 for an all-zero column),
+    d_j = sqrt(S_j / N) / g,  S_j = Σ_n a_nj²  (d_j = 1 for an all-zero column),
+
+``g`` the geometric mean of the nonzero columns' RMS,
 
 the change of variables ``y = D x`` turns ``Σ_n ℓ(b_n, a_n·x) + h(x)`` into
-``Σ_n ℓ(b_n, (a_n D^{-1})·y) + h(D^{-1} y)``: the same problem, whose columns all have unit
-RMS. Workers solve their x-update with the rows ``A_w D^{-1}`` (:meth:`ColumnScaling.scale_rows`),
-the z-step uses ``h(D^{-1} ·)`` (:func:`runtime.scaled_penalty.penalty_in_scaled_coordinates`),
+``Σ_n ℓ(b_n, (a_n D^{-1})·y) + h(D^{-1} y)``: the same problem, whose columns all have the
+same RMS. Workers solve their x-update with the rows ``A_w D^{-1}``
+(:meth:`ColumnScaling.scale_rows`), the z-step uses ``h(D^{-1} ·)`` (:func:`runtime.scaled_penalty.penalty_in_scaled_coordinates`),
 and the solve's result is mapped back with :meth:`ColumnScaling.to_original`. Every other
 piece of code that crosses between the coordinates (e.g. gradients reported at z, whose
 original form is ``∇_x = D ∇_y``) goes through this class.
@@ -41,9 +43,19 @@ class ColumnScaling:
 
     @classmethod
     def from_stats(cls, stats: ColumnStats) -> ColumnScaling:
-        """``d_j = sqrt(S_j / N)``, and 1 for an all-zero column."""
+        """``d_j = rms_j / g``: each column's RMS ``sqrt(S_j / N)`` relative to their geometric
+        mean ``g`` over the nonzero columns; 1 for an all-zero column.
+
+        Dividing by ``g`` equalizes the columns without rescaling the data as a whole: columns
+        of one scale (the paper's generator, standardized data) give ``D = I``, the problem
+        itself, so ρ0 and the residual tolerances keep their meaning.
+        """
         rms = np.sqrt(stats.sum_of_squares / stats.num_samples)
-        return cls(scale=np.where(rms > 0, rms, 1.0))
+        nonzero = rms > 0
+        if not np.any(nonzero):
+            return cls(scale=np.ones_like(rms))
+        geometric_mean = float(np.exp(np.mean(np.log(rms[nonzero]))))
+        return cls(scale=np.where(nonzero, rms / geometric_mean, 1.0))
 
     @property
     def num_features(self) -> int:

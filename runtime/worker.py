@@ -84,7 +84,7 @@ class WorkerReport:
     load_seconds: float
 
 
-class _Connection:
+class Connection:
     """The worker's two sockets; it owns them and closes them."""
 
     def __init__(self, assignment: WorkerAssignment, context: zmq.Context) -> None:
@@ -117,7 +117,7 @@ class _Connection:
         self.receiver.close(linger=0)
 
 
-def _header(assignment: WorkerAssignment, kind: MessageType, iteration: int) -> Header:
+def header_of(assignment: WorkerAssignment, kind: MessageType, iteration: int) -> Header:
     return Header(
         type=kind,
         solve_id=assignment.solve_id,
@@ -127,13 +127,40 @@ def _header(assignment: WorkerAssignment, kind: MessageType, iteration: int) -> 
     )
 
 
+def newest_broadcast(
+    connection: Connection, assignment: WorkerAssignment
+) -> Iterate | Terminate | None:
+    """The newest valid broadcast queued (async mode: skip the z's already superseded)."""
+    newest: Iterate | Terminate | None = None
+    receiver = connection.receiver
+    while newest is None or receiver.poll(timeout=0):
+        try:
+            message = decode_broadcast(
+                receiver.recv_multipart(),
+                solve_id=assignment.solve_id,
+                num_features=assignment.data.num_features,
+            )
+        except ProtocolError as error:
+            log.warning("dropped broadcast: %s", error)
+            if newest is None:
+                return None
+            continue
+        if (
+            newest is None
+            or isinstance(message, Terminate)
+            or (isinstance(newest, Iterate) and message.iteration > newest.iteration)
+        ):
+            newest = message
+    return newest
+
+
 class _Worker:
     """One worker's state and its loop."""
 
     def __init__(
         self,
         assignment: WorkerAssignment,
-        connection: _Connection,
+        connection: Connection,
         time_left: Callable[[], float] | None,
     ) -> None:
         self.assignment = assignment
@@ -159,7 +186,7 @@ class _Worker:
         self.rho_last: float | None = None  # the ρ of this worker's previous update
 
     def header(self, kind: MessageType, iteration: int) -> Header:
-        return _header(self.assignment, kind, iteration)
+        return header_of(self.assignment, kind, iteration)
 
     def report(self, status: Literal["done", "retired", "refused"]):
         return WorkerReport(
@@ -255,30 +282,6 @@ class _Worker:
             gradient_at_zero=gradient_at_zero,
         )
 
-    def _newest_broadcast(self) -> Iterate | Terminate | None:
-        """The newest valid broadcast queued (async mode: skip the z's already superseded)."""
-        newest: Iterate | Terminate | None = None
-        receiver = self.connection.receiver
-        while newest is None or receiver.poll(timeout=0):
-            try:
-                message = decode_broadcast(
-                    receiver.recv_multipart(),
-                    solve_id=self.assignment.solve_id,
-                    num_features=self.assignment.data.num_features,
-                )
-            except ProtocolError as error:
-                log.warning("dropped broadcast: %s", error)
-                if newest is None:
-                    return None
-                continue
-            if (
-                newest is None
-                or isinstance(message, Terminate)
-                or (isinstance(newest, Iterate) and message.iteration > newest.iteration)
-            ):
-                newest = message
-        return newest
-
     def run(self) -> WorkerReport:
         answer = self.join()
         if isinstance(answer, Refuse):
@@ -288,7 +291,7 @@ class _Worker:
         while True:
             if not self.connection.receiver.poll(timeout=int(silence * 1000)):
                 raise SchedulerSilent(f"no broadcast from the scheduler for {silence} s")
-            message = self._newest_broadcast()
+            message = newest_broadcast(self.connection, self.assignment)
             received_at = time.perf_counter()
             if message is None:
                 continue
@@ -324,7 +327,7 @@ def run_worker(
         deadline = time.monotonic() + assignment.time_limit_seconds
         time_left = lambda: deadline - time.monotonic()  # noqa: E731
     # Connected before the rows load, so that bad data can be reported (Lithops' ``__end__``).
-    connection = _Connection(assignment, context or zmq.Context.instance())
+    connection = Connection(assignment, context or zmq.Context.instance())
     worker: _Worker | None = None
     try:
         worker = _Worker(assignment, connection, time_left)
@@ -338,7 +341,7 @@ def run_worker(
         log.error("worker %d failed: %r", assignment.worker_index, error)
         connection.send(
             Failed.of(
-                _header(assignment, MessageType.FAILED, last),
+                header_of(assignment, MessageType.FAILED, last),
                 f"{type(error).__name__}: {error}",
                 deterministic=deterministic,
             )

@@ -158,7 +158,9 @@ def solve(
     overwrite: Annotated[
         bool, typer.Option(help="use a non-empty --out, removing an earlier result there")
     ] = False,
-    backend: Annotated[str, typer.Option(help="local | lambda")] = "local",
+    backend: Annotated[
+        str, typer.Option(help="local | lambda | emulated (free x-updates, for measuring)")
+    ] = "local",
     api: Annotated[str | None, typer.Option(help="lambda: stage URL of the trigger API")] = None,
     region: Annotated[str | None, typer.Option(help="lambda: AWS region")] = None,
     advertise_host: Annotated[
@@ -178,9 +180,9 @@ def solve(
 ) -> None:
     """Solve min Σ f_n(x) + h(x) with consensus ADMM (local worker processes by default)."""
     logging.basicConfig(level=logging.INFO if verbose else logging.WARNING)
-    if backend not in ("local", "lambda"):
+    if backend not in ("local", "lambda", "emulated"):
         raise typer.BadParameter(
-            f"must be 'local' or 'lambda', got {backend!r}", param_hint="--backend"
+            f"must be 'local', 'lambda' or 'emulated', got {backend!r}", param_hint="--backend"
         )
     if backend == "lambda" and advertise_host is None:
         raise typer.BadParameter("required with --backend lambda", param_hint="--advertise-host")
@@ -238,6 +240,19 @@ def _solve_into(
         from scheduler_host.spawners.local import LocalProcessSpawner
 
         spawner: Spawner = LocalProcessSpawner(log_directory=out / "logs")
+        run_solve_command(
+            spec,
+            spawner=spawner,
+            out=out,
+            solve_id=solve_id,
+            secure=not insecure,
+            extra=extra,
+            allow_unconverged=allow_unconverged,
+        )
+    elif backend == "emulated":
+        from scheduler_host.spawners.emulated import EmulatedSpawner
+
+        spawner = EmulatedSpawner(log_directory=out / "logs")
         run_solve_command(
             spec,
             spawner=spawner,

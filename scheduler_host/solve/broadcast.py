@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections import deque
 from collections.abc import Callable
 
 import zmq
 
-from runtime.protocol import Broadcast, encode_broadcast
+from runtime.protocol import Broadcast, Terminate, encode_broadcast
 from scheduler_host.solve.front import bind
+
+#: A broadcast is first repeated after this many typical rounds (see :class:`Broadcaster`).
+REPEAT_AFTER_ROUNDS = 2.0
+#: Rounds whose median is the typical round.
+ROUNDS_REMEMBERED = 5
 
 
 class Broadcaster:
@@ -16,9 +23,16 @@ class Broadcaster:
 
     PUB/SUB drops messages to subscribers that are not connected yet (the slow
     joiner), so the current broadcast is repeated while the coordinator waits
-    (:meth:`repeat_if_due`), after ``first_repeat_seconds`` and then at doubling
-    pauses up to ``max_repeat_seconds``; workers ignore iterations they have
-    already computed.
+    (:meth:`repeat_if_due`), then at doubling pauses up to ``max_repeat_seconds``;
+    workers ignore iterations they have already computed.
+
+    The first pause is ``first_repeat_seconds``, or :data:`REPEAT_AFTER_ROUNDS` times the
+    median of the last rounds (the time from one iteration's broadcast to the next's)
+    when that is longer: a repeat goes out only once an iteration takes twice as long as
+    usual, as one does whose z a worker missed.  A fixed 50 ms would repeat every
+    round of a large solve several times (six at W = 1,024, each copy encrypted per
+    subscriber under CURVE and decoded by every worker), loading the very round it waits for.
+    Terminate keeps the short first pause (see :meth:`first_pause`).
     """
 
     def __init__(
@@ -30,6 +44,7 @@ class Broadcaster:
         first_repeat_seconds: float = 0.05,
         max_repeat_seconds: float = 5.0,
         configure: Callable[[zmq.Socket], None] | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._solve_id = solve_id
         self._first_pause = first_repeat_seconds
@@ -42,23 +57,55 @@ class Broadcaster:
             configure(self._sock)
         self.endpoint = bind(self._sock, bind_address)
         self._frames: list[bytes] | None = None
+        self._requested = False
+        self._clock = clock
+        self._iteration: int | None = None
+        self._terminating = False
+        self._sent_first_at = 0.0  # when the current broadcast went out first
+        self._rounds: deque[float] = deque(maxlen=ROUNDS_REMEMBERED)
         self.last_sent = 0.0
 
     def send(self, message: Broadcast) -> None:
+        now = self._clock()
+        if self._iteration is not None and self._iteration >= 1:
+            # Iteration 0 is the keep-alive while workers join: not a round.
+            self._rounds.append(now - self._sent_first_at)
+        self._iteration, self._sent_first_at = message.iteration, now
+        self._terminating = isinstance(message, Terminate)
         self._frames = encode_broadcast(message, solve_id=self._solve_id)
-        self._pause = self._first_pause
+        self._pause = self.first_pause()
         self.repeat()
 
+    def first_pause(self) -> float:
+        """Seconds from a broadcast to its first repeat (see the class); terminate, sent once a
+        solve, keeps the short pause, so that no worker that missed it lingers."""
+        if not self._rounds or self._terminating:
+            return self._first_pause
+        typical = REPEAT_AFTER_ROUNDS * statistics.median(self._rounds)
+        return min(self._max_pause, max(self._first_pause, typical))
+
+    def request_repeat(self) -> None:
+        """Repeat the current broadcast at the next :meth:`repeat_if_due` (a worker was just
+        welcomed): the welcomes of one batch of joins share one repeat, where a repeat per
+        welcome would send W² copies while W workers join."""
+        self._requested = True
+
     def repeat_if_due(self) -> None:
-        """Repeat the current broadcast if the pause since the last one has passed."""
-        if self._frames is not None and time.monotonic() - self.last_sent > self._pause:
+        """Repeat the current broadcast if requested, or if the pause since the last one has
+        passed."""
+        if self._frames is None:
+            return
+        if self._clock() - self.last_sent > self._pause:
             self.repeat()
             self._pause = min(2 * self._pause, self._max_pause)
+        elif self._requested:
+            self.repeat()
 
     def repeat(self) -> None:
+        self._requested = False
         if self._frames is not None:
             self._sock.send_multipart(self._frames)
-            self.last_sent = time.monotonic()
+            self.last_sent = self._clock()
 
     def close(self) -> None:
         self._sock.close()

@@ -94,7 +94,7 @@ class Coordinator:
             assign=self._assignment,
             send=self._send,
             welcome_for=self._welcome_for,
-            on_welcomed=transport.broadcaster.repeat,  # the current iterate (or terminate) now
+            on_welcomed=self._on_welcomed,
             options=options,
         )
         self.worker_iterations: list[WorkerIteration] = []
@@ -132,6 +132,13 @@ class Coordinator:
 
     def _send(self, peer: bytes, message: Welcome | Refuse) -> None:
         self.transport.send_direct(peer, encode_direct(message, solve_id=self.solve_id))
+
+    def _on_welcomed(self) -> None:
+        """A worker welcomed after the start needs the current iterate (or terminate) now;
+        while W workers join, the timed keep-alives serve, where a repeat per welcome would
+        send W² copies."""
+        if self.phase is not Phase.JOINING:
+            self.transport.broadcaster.request_repeat()
 
     def _welcome_for(self, index: int) -> Welcome:
         if self.phase is Phase.JOINING:

@@ -10,13 +10,20 @@ from types import TracebackType
 
 import zmq
 
+from runtime.capacity import reserve_open_files, reserve_sockets
 from runtime.protocol import decode_worker_message, max_worker_message_bytes
 from runtime.specs import SchedulerEndpoints
 from scheduler_host.solve.broadcast import Broadcaster
 from scheduler_host.solve.front import FrontProxy, advertised
 from scheduler_host.solve.masters import DropCounter, Event, IterationLedger, Master
+from scheduler_host.solve.options import SolveFailed
 from scheduler_host.solve.security import SolveKeys, start_authenticator
 from scheduler_host.solve.slots import SlotRegistry, UpdateSlots
+
+#: A worker holds two TCP connections (its DEALER to the front, its SUB to the broadcast).
+FILES_PER_WORKER = 2
+#: The scheduler's sockets besides the masters' (front, back end, outbox, PUB, ZAP, spare).
+FIXED_SOCKETS = 32
 
 #: ``bind_host`` of a solve kept in one process (workers on threads).
 INPROC = "inproc"
@@ -57,8 +64,11 @@ class SolveTransport:
         self.in_process = bind_host == INPROC
         if self.in_process and secure:
             raise ValueError("secure: CURVE does not apply to in-process (inproc) transports")
+        num_masters = math.ceil(num_workers / workers_per_master)
         # In process, the workers' threads must share the context; it outlives the solve.
         self.context = zmq.Context.instance() if self.in_process else zmq.Context()
+        if not self.in_process:
+            _reserve_capacity(self.context, num_workers=num_workers, num_masters=num_masters)
         self.keys = SolveKeys(num_workers=num_workers) if secure else None
         self.authenticator = (
             start_authenticator(self.context, self.keys) if self.keys is not None else None
@@ -115,7 +125,7 @@ class SolveTransport:
                 stop=self.stop,
                 keys=self.keys,
             )
-            for index in range(math.ceil(num_workers / workers_per_master))
+            for index in range(num_masters)
         ]
         self.endpoints = SchedulerEndpoints(
             front=advertised(self.front.endpoint, advertise_host),
@@ -174,6 +184,16 @@ class SolveTransport:
     def _destroy_context(self) -> None:
         if not self.in_process:
             self.context.destroy(linger=0)
+
+
+def _reserve_capacity(context: zmq.Context, *, num_workers: int, num_masters: int) -> None:
+    """Open files and sockets for W workers, or :class:`SolveFailed` naming ``workers``."""
+    try:
+        reserve_open_files(workers=num_workers, files_per_worker=FILES_PER_WORKER)
+        reserve_sockets(context, workers=num_workers, sockets=num_masters + FIXED_SOCKETS)
+    except ValueError as error:
+        context.destroy(linger=0)
+        raise SolveFailed(str(error)) from None
 
 
 def _address(bind_host: str, port: int, *, name: str) -> str:

@@ -216,7 +216,9 @@ def test_unscaled_data_is_solved_in_scaled_coordinates_and_written_in_the_origin
     dump_svmlight_file(features, signs, str(source))
     out = tmp_path / "out"
     flags = ["--data", str(source), "--workers", "2", "--eps-primal", "1e-6", "--eps-dual", "1e-6"]
-    solved = runner.invoke(app, ["solve", *flags, "--eps-grad", "1e-8", "--out", str(out)])
+    solved = runner.invoke(
+        app, ["solve", *flags, "--eps-grad", "1e-8", "--max-iter", "1000", "--out", str(out)]
+    )
     assert solved.exit_code == 0, solved.output
     body = json.loads((out / "result.json").read_text())
     assert body["spec"]["scale_columns"] == "on" and body["converged"]

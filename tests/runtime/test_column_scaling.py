@@ -36,15 +36,27 @@ def _unscaled(rows: int = 60, columns: int = 6, seed: int = 0) -> LocalData:
     return LocalData.from_arrays(dense, labels)
 
 
-def test_scale_is_the_column_rms_and_one_for_an_all_zero_column() -> None:
+def test_scale_is_the_column_rms_relative_to_their_geometric_mean() -> None:
     data = _unscaled()
     scaling = ColumnScaling.from_stats(ColumnStats.of(data))
     dense = data.features.toarray()
-    expected = np.sqrt(np.mean(dense**2, axis=0))
-    expected[2] = 1.0
-    np.testing.assert_allclose(scaling.scale, expected, rtol=1e-14)
+    rms = np.sqrt(np.mean(dense**2, axis=0))
+    nonzero = np.array([0, 1, 3, 4, 5])
+    expected = rms / np.exp(np.mean(np.log(rms[nonzero])))
+    expected[2] = 1.0  # the all-zero column
+    np.testing.assert_allclose(scaling.scale, expected, rtol=1e-13)
     scaled = scaling.scale_rows(data).features.toarray()
-    np.testing.assert_allclose(np.sqrt(np.mean(scaled**2, axis=0)), [1, 1, 0, 1, 1, 1], rtol=1e-12)
+    scaled_rms = np.sqrt(np.mean(scaled**2, axis=0))
+    np.testing.assert_allclose(scaled_rms[nonzero], scaled_rms[0], rtol=1e-12)  # all alike
+    assert scaled_rms[2] == 0.0
+
+
+def test_columns_of_one_scale_are_left_alone() -> None:
+    rng = np.random.default_rng(3)
+    column_rms = np.full(4, 7.5)
+    dense = rng.choice([-1.0, 1.0], size=(50, 4)) * column_rms  # every column's RMS is 7.5
+    scaling = ColumnScaling.from_stats(ColumnStats.of(LocalData.from_arrays(dense, dense[:, 0])))
+    np.testing.assert_allclose(scaling.scale, 1.0, rtol=1e-14)
 
 
 def test_the_change_of_variables_keeps_the_objective_and_maps_gradients() -> None:

@@ -50,8 +50,10 @@ def test_scaled_bounds_use_the_scaled_columns(tmp_path: Path) -> None:
     assert spec.scale_columns == "on"
     conditioning = conditioning_of(spec)
     assert conditioning.scaling is not None and conditioning.rho_bounds is not None
-    # Every scaled column has Σ_n a_nj² = N, so κ = ℓ''_max · (1/N) · N d / (d W) = 0.25 / 2.
-    assert conditioning.rho_bounds.lower == pytest.approx(0.125e-4, rel=1e-12)
+    # Every scaled column has Σ_n a_nj² = N g² (g: the geometric mean of the columns' RMS), so
+    # κ = ℓ''_max · (1/N) · N g² d / (d W) = 0.25 g² / 2.
+    g_squared = np.exp(np.mean(np.log(np.mean(dense**2, axis=0))))
+    assert conditioning.rho_bounds.lower == pytest.approx(0.125e-4 * g_squared, rel=1e-12)
     off = conditioning_of(spec.model_copy(update={"scale_columns": "off"}))
     assert off.scaling is None and off.rho_bounds is not None
     assert off.rho_bounds.lower == pytest.approx(0.25 * np.sum(dense**2) / 100 / 10 / 1e4)
