@@ -11,10 +11,11 @@ that suits every coordinate of the consensus problem. With ``D = diag(d_1, ..., 
 the change of variables ``y = D x`` turns ``Σ_n ℓ(b_n, a_n·x) + h(x)`` into
 ``Σ_n ℓ(b_n, (a_n D^{-1})·y) + h(D^{-1} y)``: the same problem, whose columns all have the
 same RMS. Workers solve their x-update with the rows ``A_w D^{-1}``
-(:meth:`ColumnScaling.scale_rows`), the z-step uses ``h(D^{-1} ·)`` (:func:`runtime.scaled_penalty.penalty_in_scaled_coordinates`),
-and the solve's result is mapped back with :meth:`ColumnScaling.to_original`. Every other
-piece of code that crosses between the coordinates (e.g. gradients reported at z, whose
-original form is ``∇_x = D ∇_y``) goes through this class.
+(:meth:`ColumnScaling.scale_rows`), the z-step uses ``h(D^{-1} ·)``
+(:func:`runtime.scaled_penalty.penalty_in_scaled_coordinates`), and the solve's result is
+mapped back with :meth:`ColumnScaling.to_original`. Every other piece of code that crosses
+between the coordinates (e.g. gradients reported at z, whose original form is
+``∇_x = D ∇_y``) goes through this class.
 """
 
 from __future__ import annotations
