@@ -22,6 +22,8 @@ BENCHMARKS = (
     "dual_residual",
     "async_straggler",
     "scheduler_round",
+    "time_to_accuracy",
+    "ill_conditioned",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 
