@@ -24,6 +24,7 @@ BENCHMARKS = (
     "scheduler_round",
     "time_to_accuracy",
     "ill_conditioned",
+    "cold_path",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 
