@@ -15,7 +15,13 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-BENCHMARKS = ("local_solver", "paper_solve", "dual_residual", "async_straggler")
+BENCHMARKS = (
+    "local_solver",
+    "paper_solve",
+    "dual_residual",
+    "async_straggler",
+    "penalty_rules",
+)
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
