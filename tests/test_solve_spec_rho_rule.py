@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 from typer.testing import CliRunner
 
+from runtime.specs import SchedulerEndpoints
 from scheduler_host.assignments import build_assignment
 from scheduler_host.cli.app import app, demo_spec
 from scheduler_host.solve_spec import SolveSpec, describe_validation_error
@@ -59,7 +60,7 @@ def test_the_workers_are_told_the_relaxation() -> None:
         worker_index=1,
         slot_epoch=0,
         rows=(50, 100),
-        endpoints={"front": "tcp://h:1", "broadcast": "tcp://h:2"},  # type: ignore[arg-type]
+        endpoints=SchedulerEndpoints(front="tcp://h:1", broadcast="tcp://h:2"),
         worker_options={},
     )
     assert assignment.relaxation == 1.3
