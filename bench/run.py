@@ -25,6 +25,7 @@ BENCHMARKS = (
     "time_to_accuracy",
     "ill_conditioned",
     "cold_path",
+    "penalty_rules",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -186,6 +186,9 @@ class WorkerAssignment(_Frozen):
     data: DataSpec
     model: ModelSpec
     local_solver: LocalSolverSpec
+    relaxation: float = Field(
+        default=1.0, gt=0.0, lt=2.0, allow_inf_nan=False, description="over-relaxation α"
+    )
     scheduler: SchedulerEndpoints
     time_limit_seconds: float | None = Field(
         default=None, gt=0.0, description="local stand-in for Lambda's remaining time"

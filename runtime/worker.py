@@ -9,7 +9,9 @@ waits for ``welcome`` (which hands a replacement its slot's state) or
 1. ``r = x - z``
 2. ``u <- (u + r) · ρ_prev / ρ``  (scaled dual; rescaling per Boyd et al. 2011, §3.4.1)
 3. ``x <- argmin Σ_{n∈w} f_n(x) + (ρ/2)‖x - z + u‖²``  (Newton-CG or FISTA, warm-started)
-4. send ``q = ‖r‖²`` and ``ω = x + u``
+4. with over-relaxation α ≠ 1 (Boyd et al. §3.4.3): ``u <- u + (α - 1)(x - z)``, so that
+   step 2 of the next iteration adds ``x̂ - z_next``, ``x̂ = αx + (1 - α)z``
+5. send ``q = ‖r‖²`` and ``ω = x + u``
 
 and ``terminate(z)`` makes it report ``f_w = Σ_{n∈w} f_n`` and ``∇f_w`` at z and at 0 (for
 the scheduler's optimality check) and exit.  A worker
@@ -240,6 +242,9 @@ class _Worker:
             self.rows, rho=message.rho, center=message.z - self.scaled_dual, x0=self.x
         )
         self.x = report.x
+        alpha = self.assignment.relaxation
+        if alpha != 1.0:
+            self.scaled_dual = self.scaled_dual + (alpha - 1.0) * (self.x - message.z)
         self.faults.before_send(message.iteration)
         sent = time.perf_counter()
         self.slowest = max(self.slowest, sent - received_at)

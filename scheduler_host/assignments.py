@@ -134,6 +134,7 @@ def build_assignment(
         data=spec.data,
         model=spec.model,
         local_solver=spec.local_solver_spec,
+        relaxation=spec.relaxation,
         scheduler=endpoints,
         **worker_options,
     )

@@ -60,6 +60,14 @@ MAX_FEATURES = 10**7
 #: breast_cancer answer of FISTA at 1.8.
 DEFAULT_EPS_KKT = 1e-2
 
+#: Over-relaxation α (Boyd et al. 2011, §3.4.3; OSQP's default).
+DEFAULT_RELAXATION = 1.6
+#: ρ's rules (scheduler_host/solve/penalty_rule.py); the module is pure pydantic, so the
+#: names are restated here.
+RhoRuleName = Literal["spectral", "balance"]
+#: The paper's ρ rule, which the demo's FISTA run (the paper's figures) keeps.
+PAPER_PENALTY_RULE: dict[str, object] = {"rho_rule": "balance", "relaxation": 1.0}
+
 #: The flat elastic-net shorthand, and its values when another penalty is chosen.
 _SHORTHAND_NEUTRAL: dict[str, float | None] = {
     "l1": 0.0,
@@ -120,6 +128,19 @@ class SolveSpec(BaseModel):
         "returned z has |r_i| <= ε_kkt·max(1, |∂_i f(0)|) for every coordinate i",
     )
     dual_residual: Literal["paper", "consensus"] = "consensus"
+    rho_rule: RhoRuleName = Field(
+        default="spectral",
+        description="how ρ adapts: 'spectral' (Barzilai-Borwein estimates, Xu et al. 2017) "
+        "or 'balance' (the paper's residual balancing)",
+    )
+    relaxation: float = Field(
+        default=DEFAULT_RELAXATION,
+        gt=0.0,
+        lt=2.0,
+        allow_inf_nan=False,
+        description="over-relaxation α in (0, 2): the z-step and the dual use "
+        "αx + (1-α)z (1: none, the paper's)",
+    )
     mode: Literal["sync", "async"] = "sync"
     async_fraction: float = Field(default=0.5, gt=0.0, le=1.0, allow_inf_nan=False)
     max_delay: int = Field(default=4, ge=1, le=1000)

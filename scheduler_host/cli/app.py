@@ -27,6 +27,7 @@ from scheduler_host.solve_spec import (
     MAX_FEATURES,
     PAPER_DENSITY,
     PAPER_FEATURES,
+    PAPER_PENALTY_RULE,
     PAPER_SAMPLES,
     SolveSpec,
     describe_validation_error,
@@ -277,6 +278,22 @@ def _solve_into(
         )
 
 
+def demo_spec(*, workers: int, local_solver: str) -> SolveSpec:
+    """The paper's instance; with the paper's FISTA also the paper's ρ rule (residual
+    balancing, no over-relaxation), so that run reproduces the paper's figures bit for bit."""
+    return build_spec(
+        {
+            "samples": PAPER_SAMPLES,
+            "features": PAPER_FEATURES,
+            "density": PAPER_DENSITY,
+            "l1": 1.0,
+            "workers": workers,
+            "local_solver": local_solver,
+            **(PAPER_PENALTY_RULE if local_solver == "fista" else {}),
+        }
+    )
+
+
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option(help="result directory")] = Path("results/demo"),
@@ -289,16 +306,7 @@ def demo(
     """The paper's experiment, full size (N=600,000, d=10,000), with local workers."""
     from scheduler_host.spawners.local import LocalProcessSpawner
 
-    spec = build_spec(
-        {
-            "samples": PAPER_SAMPLES,
-            "features": PAPER_FEATURES,
-            "density": PAPER_DENSITY,
-            "l1": 1.0,
-            "workers": workers,
-            "local_solver": local_solver,
-        }
-    )
+    spec = demo_spec(workers=workers, local_solver=local_solver)
     typer.echo(
         f"Paper experiment (Aytekin & Johansson): L1-logistic regression, N={spec.samples:,}, "
         f"d={spec.features:,}, p={spec.density}, λ1={spec.l1}, W={spec.workers} local workers, "

@@ -104,6 +104,8 @@ def spec_flags(
     dual_residual: Annotated[
         str, _option("dual_residual", "consensus (ρ√W‖Δz‖) | paper (ρ‖Δz‖)")
     ] = _default("dual_residual"),
+    rho_rule: Annotated[str, _option("rho_rule")] = _default("rho_rule"),
+    relaxation: Annotated[float, _option("relaxation")] = _default("relaxation"),
     mode: Annotated[str, _option("mode", "sync (the paper) | async (bounded delay)")] = _default(
         "mode"
     ),

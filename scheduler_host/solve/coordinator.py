@@ -46,6 +46,7 @@ from scheduler_host.solve.optimality import (
     stop_reason,
 )
 from scheduler_host.solve.options import ProgressCallback, SchedulerOptions, SolveFailed
+from scheduler_host.solve.penalty_rule import LocalIterates, PenaltyRule
 from scheduler_host.solve.transport import SolveTransport
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.base import Spawner
@@ -102,6 +103,7 @@ class Coordinator:
         self.iteration = 0
         self.z = np.zeros(spec.features)
         self.rho = self.rho_prev = conditioning.initial_rho(spec.rho0)
+        self.rho_rule = PenaltyRule(spec.rho_rule, bounds=self.rho_bounds)
         if self.rho != spec.rho0:
             log.warning(
                 "rho0=%g is outside the rho bounds %s: starting at %g",
@@ -254,9 +256,19 @@ class Coordinator:
                 eps_primal=self.spec.eps_primal,
                 eps_dual=self.spec.eps_dual,
             )
+            rho_next = self.rho_rule.next_rho(
+                iteration=self.iteration,
+                rho=self.rho,
+                step=step,
+                iterates=self._local_iterates(step.z) if self.rho_rule.needs_iterates else None,
+            )
             self.z = step.z
-            self.rho_prev, self.rho = self.rho, step.rho_next
+            self.rho_prev, self.rho = self.rho, rho_next
         return history, converged
+
+    def _local_iterates(self, z: np.ndarray) -> LocalIterates:
+        x, omega = self.transport.slots.local_iterates()
+        return LocalIterates(x=x, omega=omega, z_prev=self.z, z=z)
 
     def _finish(self, reason: str) -> dict[int, LossReport]:
         self.phase = Phase.FINISHING

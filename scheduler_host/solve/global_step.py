@@ -11,7 +11,8 @@ Given the reduced worker updates of iteration k, ``Σ_w ω_w`` and ``Σ_w q_w``:
   ``ρ <- ρ/2`` if ``s > 10 r``, safeguarded: ρ stays within :class:`RhoBounds`
   (``[κ/10⁴, κ·10⁴]`` around the data's curvature κ, see
   :mod:`scheduler_host.solve.conditioning`).  Workers rescale their scaled duals by
-  ``ρ_prev/ρ`` when they see the change.
+  ``ρ_prev/ρ`` when they see the change.  That is the ``balance`` rule's ρ; the coordinator
+  asks :mod:`scheduler_host.solve.penalty_rule` for the ρ of the rule the spec chose.
 """
 
 from __future__ import annotations

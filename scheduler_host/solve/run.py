@@ -60,6 +60,7 @@ def run_solve(
             secure=options.secure,
             max_delay=spec.staleness_bound,
             rho0=conditioning.initial_rho(spec.rho0),
+            relaxation=spec.relaxation,
             first_rebroadcast_seconds=options.first_rebroadcast_seconds,
             max_rebroadcast_seconds=options.max_rebroadcast_seconds,
         ) as transport:

@@ -10,6 +10,11 @@ no extra traffic: after iteration j a worker holds ``ω^j = x^j + u^j`` (sent),
 and its dual is ``u^j = (ω^{j-1} - z^j)·ρ_{j-1}/ρ_j`` (Algorithm 2, steps 1-2).
 So keeping the previous ω and u per slot gives ``(x^j, u^j)`` for any slot,
 whether or not it has reported the open iteration.
+
+With over-relaxation (α ≠ 1, Boyd et al. §3.4.3) a worker sends ``ω^j = x^j + v^j`` with
+``v^j = u^j + (α - 1)(x^j - z^j)``, the dual before the z-step, which it keeps as its
+dual; then ``ω^j - u^j = x̂^j = α x^j + (1 - α) z^j`` and ``x^j = (x̂^j - (1 - α) z^j)/α``,
+and a replacement is handed ``(x^j, v^j)``.
 """
 
 from __future__ import annotations
@@ -85,8 +90,11 @@ class UpdateSlots:
     a global step), so every access holds one lock: a sum never sees half an update.
     """
 
-    def __init__(self, *, num_workers: int, num_features: int, rho0: float) -> None:
+    def __init__(
+        self, *, num_workers: int, num_features: int, rho0: float, relaxation: float = 1.0
+    ) -> None:
         self._lock = threading.Lock()
+        self._relaxation = relaxation
         self._omega = np.zeros((num_workers, num_features))
         self._omega_before = np.zeros((num_workers, num_features))
         self._primal_sq = np.zeros(num_workers)
@@ -140,6 +148,12 @@ class UpdateSlots:
         with self._lock:
             return int(self._iteration.min())
 
+    def local_iterates(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, ω)`` of every slot, stacked, shape (W, d) each (copies)."""
+        with self._lock:
+            x = np.stack([self._state_of(index)[1] for index in range(len(self._omega))])
+            return x, self._omega.copy()
+
     def state_of(self, index: int) -> tuple[int, np.ndarray, np.ndarray]:
         """``(last iteration done, x, u)`` of a slot, from the z and ρ of past iterations."""
         with self._lock:
@@ -153,4 +167,9 @@ class UpdateSlots:
         dual = (self._omega_before[index] - self._z_of[done]) * (
             self._rho_of[before] / self._rho_of[done]
         )
-        return done, self._omega[index] - dual, dual
+        omega = self._omega[index]
+        if self._relaxation == 1.0:
+            return done, omega - dual, dual
+        alpha, z = self._relaxation, self._z_of[done]
+        x = (omega - dual - (1.0 - alpha) * z) / alpha
+        return done, x, omega - x

@@ -58,6 +58,7 @@ class SolveTransport:
         secure: bool = True,
         max_delay: int = 1,
         rho0: float = 1.0,
+        relaxation: float = 1.0,
         first_rebroadcast_seconds: float = 0.05,
         max_rebroadcast_seconds: float = 5.0,
     ) -> None:
@@ -76,7 +77,9 @@ class SolveTransport:
         configure = self.keys.configure_server if self.keys is not None else None
         self.stop = threading.Event()
         self.ledger = IterationLedger(max_delay=max_delay)
-        self.slots = UpdateSlots(num_workers=num_workers, num_features=num_features, rho0=rho0)
+        self.slots = UpdateSlots(
+            num_workers=num_workers, num_features=num_features, rho0=rho0, relaxation=relaxation
+        )
         self.registry = SlotRegistry(num_workers=num_workers)
         self.events: queue.Queue[Event] = queue.Queue()
         self.drops = DropCounter()

@@ -73,6 +73,9 @@ def test_a_killed_and_replaced_newton_run_is_the_fault_free_run(
     a replacement resuming from (x, u) computes what its predecessor would have. Only rounding
     differs, as the scheduler rebuilds (x, u) from the ω's it keeps."""
     assert SPEC.local_solver == "newton"
+    # with the default ρ rule: spectral (its ρ comes from the slots' rebuilt iterates, and is
+    # rounded to quarter octaves) and over-relaxation (the slots rebuild x from x̂)
+    assert (SPEC.rho_rule, SPEC.relaxation) == ("spectral", 1.6)
     plan = FaultPlan(
         rules=(
             FaultRule(kind="kill", worker=1, iteration=3),

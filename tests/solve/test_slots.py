@@ -29,27 +29,34 @@ def _update(worker: int, iteration: int, omega: np.ndarray, primal_sq: float = 0
     )
 
 
-def _worker_step(x, u, *, z, rho, rho_last):
-    """Algorithm 2 steps 1-2 and a stand-in x-update: what a real worker sends."""
+def _worker_step(x, u, *, z, rho, rho_last, alpha=1.0):
+    """Algorithm 2 steps 1-2, a stand-in x-update and the over-relaxation of the dual
+    (runtime.worker): what a real worker sends is ``x + u``."""
     u = (u + x - z) * (rho_last / rho)
     x = z - u + 0.1 * np.arange(len(z))  # any new x will do
+    if alpha != 1.0:
+        u = u + (alpha - 1.0) * (x - z)
     return x, u
 
 
-def test_state_of_rebuilds_the_workers_x_and_u_exactly() -> None:
+@pytest.mark.parametrize("alpha", [1.0, 1.6])
+def test_state_of_rebuilds_the_workers_x_and_u_exactly(alpha: float) -> None:
     rng = np.random.default_rng(0)
-    slots = UpdateSlots(num_workers=1, num_features=5, rho0=1.0)
+    slots = UpdateSlots(num_workers=1, num_features=5, rho0=1.0, relaxation=alpha)
     x, u, rho_last = np.zeros(5), np.zeros(5), 1.0
     for iteration, rho in enumerate([1.0, 2.0, 2.0, 0.5], start=1):
         z = rng.normal(size=5)
         slots.open_iteration(iteration, z=z, rho=rho)
-        x, u = _worker_step(x, u, z=z, rho=rho, rho_last=rho_last)
+        x, u = _worker_step(x, u, z=z, rho=rho, rho_last=rho_last, alpha=alpha)
         rho_last = rho
         slots.store(_update(0, iteration, x + u))
         done, x_held, u_held = slots.state_of(0)
         assert done == iteration
         np.testing.assert_allclose(x_held, x, rtol=0, atol=1e-13)
         np.testing.assert_allclose(u_held, u, rtol=0, atol=1e-13)
+        stacked_x, stacked_omega = slots.local_iterates()
+        np.testing.assert_array_equal(stacked_x, x_held[None, :])
+        np.testing.assert_array_equal(stacked_omega, (x + u)[None, :])
 
 
 def test_a_slot_that_never_reported_resumes_from_zero() -> None:
