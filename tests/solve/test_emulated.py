@@ -33,8 +33,17 @@ from scheduler_host.solve.global_step import global_step, has_converged, penalty
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.emulated import EmulatedSpawner
 
+# The recomputation below is the paper's Algorithm 1: residual balancing, no relaxation.
 SPEC = SolveSpec(
-    samples=600, features=50, density=0.1, workers=6, l1=0.5, eps_primal=1e-6, eps_dual=1e-6
+    samples=600,
+    features=50,
+    density=0.1,
+    workers=6,
+    l1=0.5,
+    eps_primal=1e-6,
+    eps_dual=1e-6,
+    rho_rule="balance",
+    relaxation=1.0,
 )
 OPTIONS = SchedulerOptions(scheduler_silence_seconds=15.0, max_rebroadcast_seconds=1.0)
 
