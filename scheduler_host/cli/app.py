@@ -16,6 +16,7 @@ from rich.console import Console
 from runtime.specs import FaultPlan, FaultRule
 from scheduler_host.cli import remote as cli_remote
 from scheduler_host.cli.out_dir import check_out, default_out, make_out
+from scheduler_host.cli.signals import exit_code_of, sigterm_as_interrupt
 from scheduler_host.cli.spec_flags import (
     ZERO_BASED_HELP,
     build_spec,
@@ -45,7 +46,6 @@ cli_remote.register(app)
 
 console = Console(stderr=True)
 #: The shell's code for a process ended by SIGINT (128 + 2).
-INTERRUPTED_EXIT_CODE = 130
 
 
 def run_solve_command(
@@ -76,7 +76,10 @@ def run_solve_command(
         bind_host=bind_host, advertise_host=advertise_host, secure=secure, **(extra or {})
     )
     try:
-        with iteration_progress(max_iter=spec.max_iter, console=console) as on_iteration:
+        with (
+            sigterm_as_interrupt(),
+            iteration_progress(max_iter=spec.max_iter, console=console) as on_iteration,
+        ):
             result = run_solve(
                 spec,
                 spawner=spawner,
@@ -87,9 +90,9 @@ def run_solve_command(
     except SolveFailed as error:
         console.print(f"[red]solve failed:[/red] {error}")
         raise typer.Exit(code=1) from None
-    except KeyboardInterrupt:  # run_solve has told the workers to stop and stopped its own
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: run_solve stopped the workers
         console.print("interrupted: the solve was stopped, and its workers with it")
-        raise typer.Exit(code=INTERRUPTED_EXIT_CODE) from None
+        raise typer.Exit(code=exit_code_of(interrupt)) from None
     typer.echo(result.summary())
     try:
         saved = save_result(out, result, spec=spec_as_json(spec))

@@ -39,13 +39,16 @@ def _wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> N
 
 
 @pytest.mark.parametrize(
-    "whom",
+    ("whom", "signum", "exit_code"),
     [
-        "the CLI",  # kill -INT <pid>: the CLI must stop its workers itself
-        "the process group",  # a terminal's Ctrl-C: the workers get SIGINT too
+        ("the CLI", signal.SIGINT, 130),  # kill -INT <pid>: the CLI must stop its workers itself
+        ("the process group", signal.SIGINT, 130),  # a terminal's Ctrl-C: workers get it too
+        ("the CLI", signal.SIGTERM, 143),  # kill <pid>: handled like Ctrl-C (was: orphans)
     ],
 )
-def test_sigint_mid_solve_stops_the_workers_and_exits_130(whom: str, tmp_path: Path) -> None:
+def test_an_interrupt_mid_solve_stops_the_workers_and_exits_128_plus_the_signal(
+    whom: str, signum: signal.Signals, exit_code: int, tmp_path: Path
+) -> None:
     out = tmp_path / "out"
     environment = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}  # this checkout's code
     cli = subprocess.Popen(
@@ -64,9 +67,9 @@ def test_sigint_mid_solve_stops_the_workers_and_exits_130(whom: str, tmp_path: P
         time.sleep(3.0)  # they generate their rows, join and iterate
         assert cli.poll() is None, cli.communicate()
         if whom == "the CLI":
-            os.kill(cli.pid, signal.SIGINT)
+            os.kill(cli.pid, signum)
         else:
-            os.killpg(cli.pid, signal.SIGINT)
+            os.killpg(cli.pid, signum)
         stdout, stderr = cli.communicate(timeout=10)
         interrupted_at = time.monotonic()
         _wait_until(lambda: not _session_members(cli.pid), timeout_s=2, what="no process left")
@@ -77,7 +80,7 @@ def test_sigint_mid_solve_stops_the_workers_and_exits_130(whom: str, tmp_path: P
         for pid in _session_members(cli.pid):
             os.kill(pid, signal.SIGKILL)
     assert time.monotonic() - interrupted_at < 2.0
-    assert cli.returncode == 130, stderr.decode()
+    assert cli.returncode == exit_code, stderr.decode()
     errors = stderr.decode()
     assert errors.strip().splitlines()[-1] == INTERRUPTED, errors
     assert "Traceback" not in errors, errors
