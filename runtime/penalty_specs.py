@@ -13,15 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 def check_box(lower: float | None, upper: float | None) -> None:
-    """Both bounds or neither, and ``lower <= upper``; messages name the field.
+    """``lower <= upper`` when both are given; None is an open side (a one-sided box, e.g.
+    nonnegativity ``box_lower = 0``); messages name the field.
 
     Raises
     ------
     ValueError
-        ``"box_upper: ..."`` or ``"box_lower: ..."``, the form model-level checks use.
+        ``"box_lower: ..."``, the form model-level checks use.
     """
-    if (lower is None) != (upper is None):
-        raise ValueError("box_upper: box_lower and box_upper must be given together")
     if lower is not None and upper is not None and lower > upper:
         raise ValueError(
             f"box_lower: the lower bound must be <= the upper bound ({upper}), got {lower}"

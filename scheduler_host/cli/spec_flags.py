@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -161,15 +162,23 @@ def build_spec(fields: dict[str, Any]) -> SolveSpec:
 
 
 def _parse_box(box: str | None) -> tuple[float | None, float | None]:
+    """``'lo,hi'``; ``inf`` on a side leaves it open (``0,inf``: nonnegativity)."""
     if box is None:
         return None, None
     try:
         lower, upper = (float(part) for part in box.split(","))
     except ValueError:
         raise typer.BadParameter(
-            f"must be 'lo,hi' with two numbers, got {box!r}", param_hint="--box"
+            f"must be 'lo,hi' with two numbers (inf for an open side), got {box!r}",
+            param_hint="--box",
         ) from None
-    return lower, upper
+    if math.isnan(lower) or math.isnan(upper) or lower == math.inf or upper == -math.inf:
+        raise typer.BadParameter(
+            f"must be 'lo,hi' with lo < inf and hi > -inf (allowed: -inf <= lo <= hi <= inf), "
+            f"got {box!r}",
+            param_hint="--box",
+        )
+    return (None if lower == -math.inf else lower), (None if upper == math.inf else upper)
 
 
 def _penalty_fields(fields: dict[str, Any]) -> dict[str, Any]:

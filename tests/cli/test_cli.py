@@ -33,7 +33,16 @@ SMALL = ["--samples", "2000", "--features", "50", "--density", "0.1"]
         (["--l1", "-1"], "--l1: Input should be greater than or equal to 0 (got -1.0)"),
         (["--l2", "-0.5"], "--l2: Input should be greater than or equal to 0 (got -0.5)"),
         (["--box", "2,1"], "--box: the lower bound must be <= the upper bound (1.0), got 2.0"),
-        (["--box", "1"], "Invalid value for --box: must be 'lo,hi' with two numbers, got '1'"),
+        (
+            ["--box", "1"],
+            "Invalid value for --box: must be 'lo,hi' with two numbers (inf for an open side), "
+            "got '1'",
+        ),
+        (
+            ["--box", "inf,1"],
+            "Invalid value for --box: must be 'lo,hi' with lo < inf and hi > -inf (allowed: "
+            "-inf <= lo <= hi <= inf), got 'inf,1'",
+        ),
         (["--data", "/nonexistent/file.svm"], "--data: data file not found: /nonexistent/file.svm"),
         (
             ["--loss", "hinge"],
@@ -282,3 +291,27 @@ def test_a_corrupt_shard_fails_the_solve_within_seconds_with_its_reason(tmp_path
 def test_a_transient_worker_error_is_replaced(tmp_path: Path) -> None:
     body = _solve_with_faults(tmp_path / "out", "--inject-faults", "raise:worker=1:iteration=2")
     assert body["converged"] is True and body["replacements"] == 1
+
+
+def test_a_one_sided_box_is_nonnegative_lasso_as_scikit_learn_solves_it(tmp_path: Path) -> None:
+    from sklearn.datasets import dump_svmlight_file
+    from sklearn.linear_model import Lasso
+
+    rng = np.random.default_rng(4)
+    features = rng.standard_normal((400, 12))
+    targets = features @ rng.standard_normal(12) + 0.1 * rng.standard_normal(400)
+    dump_svmlight_file(features, targets, str(tmp_path / "r.svm"))
+    l1 = 20.0
+    out = tmp_path / "out"
+    flags = ["--data", str(tmp_path / "r.svm"), "--loss", "squared", "--l1", str(l1)]
+    flags += ["--box", "0,inf", "--workers", "2", "--eps-primal", "1e-9", "--eps-dual", "1e-9"]
+    solved = runner.invoke(app, ["solve", *flags, "--max-iter", "3000", "--out", str(out)])
+    assert solved.exit_code == 0, solved.output
+    body = json.loads((out / "result.json").read_text())
+    assert (body["spec"]["box_lower"], body["spec"]["box_upper"]) == (0.0, None)
+    # Ours: ½‖Ax − b‖² + λ‖x‖₁ with x ≥ 0; scikit-learn's: (1/2N)‖Ax − b‖² + α‖x‖₁.
+    reference = Lasso(alpha=l1 / 400, positive=True, fit_intercept=False, tol=1e-12)
+    reference.fit(features, targets)
+    x = np.load(out / "x.npy")
+    assert x.min() >= 0.0 and (reference.coef_ == 0).any()  # the bound binds somewhere
+    np.testing.assert_allclose(x, reference.coef_, atol=1e-6)
