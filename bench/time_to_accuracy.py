@@ -11,37 +11,11 @@ those times and their ratio to liblinear's fit time, for gaps 1e-3, 1e-4 and 1e-
 
 from __future__ import annotations
 
-import time
-import warnings
-
-import numpy as np
-from sklearn.linear_model import LogisticRegression
-
 from bench.cli_runs import relative_gap, timed_solve
-from runtime.generator import generate_rows
-from runtime.losses import LogisticLoss
+from bench.paper_solve import DENSITY, FEATURES, L1, SAMPLES, serial_optimum
 
-SAMPLES, FEATURES, DENSITY, L1 = 600_000, 10_000, 0.001, 1.0
 TARGETS = (1e-3, 1e-4, 1e-6)
 MAX_ITERATIONS = 40
-
-
-def _liblinear(tol: float) -> tuple[float, float]:
-    """liblinear's objective on the whole instance and its fit seconds (generation excluded)."""
-    data = generate_rows(
-        samples=SAMPLES, features=FEATURES, density=DENSITY, seed=0, start=0, stop=SAMPLES
-    )
-    model = LogisticRegression(
-        C=1 / L1, l1_ratio=1.0, fit_intercept=False, solver="liblinear", tol=tol, max_iter=10_000
-    )
-    began = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model.fit(data.features, data.labels)
-    seconds = time.perf_counter() - began
-    x = model.coef_.ravel()
-    objective = LogisticLoss().value(data.features @ x, data.labels, None) + L1 * np.abs(x).sum()
-    return float(objective), seconds
 
 
 def _ours(workers: int, optimum: float, liblinear_seconds: float) -> dict[str, object]:
@@ -69,8 +43,8 @@ def _ours(workers: int, optimum: float, liblinear_seconds: float) -> dict[str, o
 
 
 def run(workers: tuple[int, ...] = (2, 4)) -> dict[str, object]:
-    optimum, tight_seconds = _liblinear(1e-10)
-    default_objective, liblinear_seconds = _liblinear(1e-4)
+    optimum, tight_seconds = serial_optimum(tol=1e-10, max_iter=10_000)
+    default_objective, liblinear_seconds = serial_optimum(tol=1e-4)  # scikit-learn's defaults
     return {
         "optimum": optimum,
         "optimum_seconds": tight_seconds,

@@ -31,21 +31,9 @@ from collections.abc import Iterable
 import numpy as np
 import zmq
 
+from runtime import protocol as wire
 from runtime.capacity import reserve_open_files, reserve_sockets
 from runtime.faults import FaultInjector
-from runtime.protocol import (
-    Failed,
-    Header,
-    Iterate,
-    Join,
-    LossReport,
-    MessageType,
-    ProtocolError,
-    Refuse,
-    Terminate,
-    Update,
-    decode_direct,
-)
 from runtime.specs import WorkerAssignment
 from runtime.worker import Connection, header_of, newest_broadcast
 
@@ -104,10 +92,10 @@ class EmulatedWorker:
         self.heard_at = time.monotonic()
         self.sent_at: float | None = None
         self._missed = set(missed)
-        self._held: Iterate | Terminate | None = None  # read before the welcome
+        self._held: wire.Iterate | wire.Terminate | None = None  # read before the welcome
         self.connection.send(
-            Join(
-                header=header_of(assignment, MessageType.JOIN, 0),
+            wire.Join(
+                header=header_of(assignment, wire.MessageType.JOIN, 0),
                 row_start=assignment.row_start,
                 row_stop=assignment.row_stop,
             )
@@ -122,15 +110,15 @@ class EmulatedWorker:
         if self.welcomed:
             return  # the real worker reads no direct message after its welcome
         try:
-            answer = decode_direct(
+            answer = wire.decode_direct(
                 raw,
                 solve_id=self.assignment.solve_id,
                 num_features=self.assignment.data.num_features,
             )
-        except ProtocolError as error:
+        except wire.ProtocolError as error:
             log.warning("dropped a direct message: %s", error)
             return
-        if isinstance(answer, Refuse):
+        if isinstance(answer, wire.Refuse):
             log.warning("worker %d refused: %s", self.assignment.worker_index, answer.reason)
             self.ended = True
             return
@@ -153,14 +141,14 @@ class EmulatedWorker:
             return
         self._act_on(message)
 
-    def _act_on(self, message: Iterate | Terminate) -> None:
+    def _act_on(self, message: wire.Iterate | wire.Terminate) -> None:
         self._held = None
         received_at = time.perf_counter()
         self.heard_at = time.monotonic()
-        if isinstance(message, Terminate):
+        if isinstance(message, wire.Terminate):
             self.connection.send(
-                LossReport(
-                    header=self.header(MessageType.LOSS, message.iteration),
+                wire.LossReport(
+                    header=self.header(wire.MessageType.LOSS, message.iteration),
                     loss=emulated_loss(message.z, self.target),
                     gradient=message.z - self.target,
                     loss_at_zero=emulated_loss(np.zeros_like(self.target), self.target),
@@ -178,18 +166,18 @@ class EmulatedWorker:
         """Report a raised handler as the real worker does (never deterministic here)."""
         log.error("worker %d failed: %r", self.assignment.worker_index, error)
         self.connection.send(
-            Failed.of(
-                self.header(MessageType.FAILED, self.last_iteration),
+            wire.Failed.of(
+                self.header(wire.MessageType.FAILED, self.last_iteration),
                 f"{type(error).__name__}: {error}",
                 deterministic=False,
             )
         )
         self.ended = True
 
-    def header(self, kind: MessageType, iteration: int) -> Header:
+    def header(self, kind: wire.MessageType, iteration: int) -> wire.Header:
         return header_of(self.assignment, kind, iteration)
 
-    def _iterate(self, message: Iterate, received_at: float) -> None:
+    def _iterate(self, message: wire.Iterate, received_at: float) -> None:
         """Algorithm 2's steps with the free x-update (see :func:`emulated_x_update`)."""
         self.faults.before_compute(message.iteration)
         primal = self.x - message.z
@@ -199,8 +187,8 @@ class EmulatedWorker:
         self.x = emulated_x_update(message.z - self.scaled_dual, message.rho, self.target)
         sent = time.perf_counter()
         self.connection.send(
-            Update(
-                header=self.header(MessageType.UPDATE, message.iteration),
+            wire.Update(
+                header=self.header(wire.MessageType.UPDATE, message.iteration),
                 omega=self.x + self.scaled_dual,
                 primal_sq=float(primal @ primal),
                 compute_seconds=sent - received_at,
@@ -292,14 +280,14 @@ class Emulator:
 
 
 def _newer(
-    held: Iterate | Terminate | None, message: Iterate | Terminate | None
-) -> Iterate | Terminate | None:
+    held: wire.Iterate | wire.Terminate | None, message: wire.Iterate | wire.Terminate | None
+) -> wire.Iterate | wire.Terminate | None:
     """The broadcast to act on: terminate wins, else the higher iteration (as the worker)."""
     if held is None or message is None:
         return message or held
-    if isinstance(held, Terminate):
+    if isinstance(held, wire.Terminate):
         return held
-    if isinstance(message, Terminate) or message.iteration > held.iteration:
+    if isinstance(message, wire.Terminate) or message.iteration > held.iteration:
         return message
     return held
 

@@ -240,45 +240,29 @@ def _solve_into(
             retire_margin_seconds=min(10.0, worker_time_limit / 10),
             handoff_lead_seconds=min(30.0, worker_time_limit / 5),
         )
+    spawner: Spawner
+    addresses: dict[str, Any] = {}
     if backend == "local":
         from scheduler_host.spawners.local import LocalProcessSpawner
 
-        spawner: Spawner = LocalProcessSpawner(log_directory=out / "logs")
-        run_solve_command(
-            spec,
-            spawner=spawner,
-            out=out,
-            solve_id=solve_id,
-            secure=not insecure,
-            extra=extra,
-            allow_unconverged=allow_unconverged,
-        )
+        spawner = LocalProcessSpawner(log_directory=out / "logs")
     elif backend == "emulated":
         from scheduler_host.spawners.emulated import EmulatedSpawner
 
         spawner = EmulatedSpawner(log_directory=out / "logs")
-        run_solve_command(
-            spec,
-            spawner=spawner,
-            out=out,
-            solve_id=solve_id,
-            secure=not insecure,
-            extra=extra,
-            allow_unconverged=allow_unconverged,
-        )
     else:
         spawner = _lambda_spawner(api, region)
-        run_solve_command(
-            spec,
-            spawner=spawner,
-            out=out,
-            solve_id=solve_id,
-            bind_host="0.0.0.0",
-            advertise_host=advertise_host,
-            secure=not insecure,
-            extra=extra,
-            allow_unconverged=allow_unconverged,
-        )
+        addresses = {"bind_host": "0.0.0.0", "advertise_host": advertise_host}
+    run_solve_command(
+        spec,
+        spawner=spawner,
+        out=out,
+        solve_id=solve_id,
+        secure=not insecure,
+        extra=extra,
+        allow_unconverged=allow_unconverged,
+        **addresses,
+    )
 
 
 def demo_spec(*, workers: int, local_solver: str) -> SolveSpec:
