@@ -15,19 +15,7 @@ import numpy as np
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from runtime.protocol import (
-    MAX_REASON_CHARS,
-    Failed,
-    Header,
-    Iterate,
-    Join,
-    LossReport,
-    MessageType,
-    Terminate,
-    Update,
-    encode_broadcast,
-    encode_worker_message,
-)
+from runtime import protocol
 from runtime.specs import PROTOCOL_VERSION
 from tests.runtime.mutations import (
     byte_damage,
@@ -72,9 +60,9 @@ class WireStrategies:
         d = wire.features
         self.vectors = hnp.arrays(np.float64, d, elements=finite_floats)
 
-        def headers(kind: MessageType) -> st.SearchStrategy[Header]:
+        def headers(kind: protocol.MessageType) -> st.SearchStrategy[protocol.Header]:
             return st.builds(
-                Header,
+                protocol.Header,
                 type=st.just(kind),
                 solve_id=st.just(wire.solve_id),
                 worker_index=worker_indices or st.integers(0, wire.workers - 1),
@@ -82,48 +70,48 @@ class WireStrategies:
                 slot_epoch=st.integers(0, EPOCH_MAX),
             )
 
-        self.messages: dict[MessageType, st.SearchStrategy[Any]] = {
-            MessageType.UPDATE: st.builds(
-                Update,
-                header=headers(MessageType.UPDATE),
+        self.messages: dict[protocol.MessageType, st.SearchStrategy[Any]] = {
+            protocol.MessageType.UPDATE: st.builds(
+                protocol.Update,
+                header=headers(protocol.MessageType.UPDATE),
                 omega=self.vectors,
                 primal_sq=nonnegative_floats,
                 compute_seconds=nonnegative_floats,
                 idle_seconds=nonnegative_floats,
                 local_iterations=st.integers(0, INT_MAX),
             ),
-            MessageType.JOIN: st.builds(
-                Join,
-                header=headers(MessageType.JOIN),
+            protocol.MessageType.JOIN: st.builds(
+                protocol.Join,
+                header=headers(protocol.MessageType.JOIN),
                 row_start=msgpack_ints,
                 row_stop=msgpack_ints,
             ),
-            MessageType.LOSS: st.builds(
-                LossReport,
-                header=headers(MessageType.LOSS),
+            protocol.MessageType.LOSS: st.builds(
+                protocol.LossReport,
+                header=headers(protocol.MessageType.LOSS),
                 loss=finite_floats,
                 gradient=self.vectors,
                 loss_at_zero=finite_floats,
                 gradient_at_zero=self.vectors,
             ),
-            MessageType.FAILED: st.builds(
-                Failed,
-                header=headers(MessageType.FAILED),
+            protocol.MessageType.FAILED: st.builds(
+                protocol.Failed,
+                header=headers(protocol.MessageType.FAILED),
                 reason=st.one_of(
                     st.text(max_size=64),
-                    st.text(min_size=MAX_REASON_CHARS, max_size=MAX_REASON_CHARS),
+                    st.text(min_size=protocol.MAX_REASON_CHARS, max_size=protocol.MAX_REASON_CHARS),
                 ),
                 deterministic=st.booleans(),
             ),
-            MessageType.ITERATE: st.builds(
-                Iterate,
+            protocol.MessageType.ITERATE: st.builds(
+                protocol.Iterate,
                 iteration=st.integers(0, INT_MAX),
                 rho=positive_floats,
                 rho_prev=positive_floats,
                 z=self.vectors,
             ),
-            MessageType.TERMINATE: st.builds(
-                Terminate,
+            protocol.MessageType.TERMINATE: st.builds(
+                protocol.Terminate,
                 iteration=st.integers(0, INT_MAX),
                 z=self.vectors,
                 reason=st.text(max_size=64),
@@ -133,15 +121,16 @@ class WireStrategies:
             *(
                 self.messages[kind]
                 for kind in (
-                    MessageType.UPDATE,
-                    MessageType.JOIN,
-                    MessageType.LOSS,
-                    MessageType.FAILED,
+                    protocol.MessageType.UPDATE,
+                    protocol.MessageType.JOIN,
+                    protocol.MessageType.LOSS,
+                    protocol.MessageType.FAILED,
                 )
             )
         )
         self.broadcasts = st.one_of(
-            self.messages[MessageType.ITERATE], self.messages[MessageType.TERMINATE]
+            self.messages[protocol.MessageType.ITERATE],
+            self.messages[protocol.MessageType.TERMINATE],
         )
         self.tricky_scalars = st.sampled_from(
             [
@@ -149,8 +138,8 @@ class WireStrategies:
                 PROTOCOL_VERSION + 1,
                 wire.solve_id,
                 wire.solve_id.encode(),
-                *(str(kind) for kind in MessageType),
-                *(str(kind).encode() for kind in MessageType),
+                *(str(kind) for kind in protocol.MessageType),
+                *(str(kind).encode() for kind in protocol.MessageType),
                 0,
                 -1,
                 wire.workers - 1,
@@ -287,16 +276,18 @@ class WireStrategies:
             "local_iters": self._int_misses(INT_MAX),
             "reason": st.one_of(
                 st.text(max_size=8),
-                st.text(min_size=MAX_REASON_CHARS + 1, max_size=MAX_REASON_CHARS + 8),
+                st.text(
+                    min_size=protocol.MAX_REASON_CHARS + 1, max_size=protocol.MAX_REASON_CHARS + 8
+                ),
                 self.junk_values,
             ),
             "deterministic": st.one_of(
                 st.sampled_from([None, 0, 1, "true", b"\x01", [True]]), self.tricky_scalars
             ),
         }
-        self.valid_worker_raw = self.worker_messages.map(encode_worker_message)
+        self.valid_worker_raw = self.worker_messages.map(protocol.encode_worker_message)
         self.valid_broadcast_bodies = self.broadcasts.map(
-            lambda message: encode_broadcast(message, solve_id=wire.solve_id)[1]
+            lambda message: protocol.encode_broadcast(message, solve_id=wire.solve_id)[1]
         )
 
     # near misses: almost what a field must be ------------------------------------------

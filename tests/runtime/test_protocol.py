@@ -8,38 +8,23 @@ import msgpack
 import numpy as np
 import pytest
 
-from runtime.protocol import (
-    MAX_REASON_CHARS,
-    Failed,
-    Header,
-    Iterate,
-    Join,
-    LossReport,
-    MessageType,
-    ProtocolError,
-    Terminate,
-    Update,
-    decode_broadcast,
-    decode_worker_message,
-    encode_broadcast,
-    encode_worker_message,
-    max_message_bytes,
-    max_worker_message_bytes,
-)
+from runtime import protocol
 
 SOLVE = "solve-1"
 D = 5
 
 
 def _decode(raw: bytes):
-    return decode_worker_message(
+    return protocol.decode_worker_message(
         raw, solve_id=SOLVE, num_workers=4, num_features=D, max_iteration=50
     )
 
 
-def _update(**overrides) -> Update:
+def _update(**overrides) -> protocol.Update:
     fields = dict(
-        header=Header(type=MessageType.UPDATE, solve_id=SOLVE, worker_index=3, iteration=7),
+        header=protocol.Header(
+            type=protocol.MessageType.UPDATE, solve_id=SOLVE, worker_index=3, iteration=7
+        ),
         omega=np.linspace(-1, 1, D),
         primal_sq=0.25,
         compute_seconds=0.5,
@@ -47,7 +32,7 @@ def _update(**overrides) -> Update:
         local_iterations=12,
     )
     fields.update(overrides)
-    return Update(**fields)
+    return protocol.Update(**fields)
 
 
 def _body(**overrides) -> bytes:
@@ -71,8 +56,8 @@ def _body(**overrides) -> bytes:
 
 
 def test_update_round_trip_is_exact() -> None:
-    decoded = _decode(encode_worker_message(_update()))
-    assert isinstance(decoded, Update)
+    decoded = _decode(protocol.encode_worker_message(_update()))
+    assert isinstance(decoded, protocol.Update)
     np.testing.assert_array_equal(decoded.omega, np.linspace(-1, 1, D))
     assert (decoded.primal_sq, decoded.local_iterations, decoded.header.worker_index) == (
         0.25,
@@ -81,9 +66,9 @@ def test_update_round_trip_is_exact() -> None:
     )
 
 
-def _loss_report() -> LossReport:
-    return LossReport(
-        header=Header(MessageType.LOSS, SOLVE, 2, 9),
+def _loss_report() -> protocol.LossReport:
+    return protocol.LossReport(
+        header=protocol.Header(protocol.MessageType.LOSS, SOLVE, 2, 9),
         loss=123.5,
         gradient=np.linspace(-2, 2, D),
         loss_at_zero=200.25,
@@ -92,10 +77,12 @@ def _loss_report() -> LossReport:
 
 
 def test_join_and_loss_round_trip() -> None:
-    join = Join(header=Header(MessageType.JOIN, SOLVE, 1, 0), row_start=10, row_stop=20)
-    assert _decode(encode_worker_message(join)) == join
-    loss = _decode(encode_worker_message(_loss_report()))
-    assert isinstance(loss, LossReport)
+    join = protocol.Join(
+        header=protocol.Header(protocol.MessageType.JOIN, SOLVE, 1, 0), row_start=10, row_stop=20
+    )
+    assert _decode(protocol.encode_worker_message(join)) == join
+    loss = _decode(protocol.encode_worker_message(_loss_report()))
+    assert isinstance(loss, protocol.LossReport)
     assert (loss.header, loss.loss, loss.loss_at_zero) == (_loss_report().header, 123.5, 200.25)
     np.testing.assert_array_equal(loss.gradient, np.linspace(-2, 2, D))
     np.testing.assert_array_equal(loss.gradient_at_zero, np.arange(D))
@@ -103,16 +90,20 @@ def test_join_and_loss_round_trip() -> None:
 
 def test_a_loss_report_with_both_gradients_fits_the_fronts_limit() -> None:
     features = 100_000
-    big = LossReport(
-        header=Header(MessageType.LOSS, SOLVE, 2, 9),
+    big = protocol.LossReport(
+        header=protocol.Header(protocol.MessageType.LOSS, SOLVE, 2, 9),
         loss=1.0,
         gradient=np.ones(features),
         loss_at_zero=1.0,
         gradient_at_zero=np.ones(features),
     )
-    raw = encode_worker_message(big)
-    assert max_message_bytes(features) < len(raw) <= max_worker_message_bytes(features) - 3000
-    assert max_worker_message_bytes(features) == 16 * features + 4096
+    raw = protocol.encode_worker_message(big)
+    assert (
+        protocol.max_message_bytes(features)
+        < len(raw)
+        <= protocol.max_worker_message_bytes(features) - 3000
+    )
+    assert protocol.max_worker_message_bytes(features) == 16 * features + 4096
 
 
 @pytest.mark.parametrize(
@@ -135,25 +126,27 @@ def test_a_malformed_loss_report_is_refused(change: dict, error: str) -> None:
     import msgpack_numpy
 
     body = msgpack.unpackb(
-        encode_worker_message(_loss_report()), object_hook=msgpack_numpy.decode, raw=False
+        protocol.encode_worker_message(_loss_report()), object_hook=msgpack_numpy.decode, raw=False
     )
     raw = msgpack.packb({**body, **change}, default=msgpack_numpy.encode, use_bin_type=True)
-    with pytest.raises(ProtocolError, match="^" + re.escape(error) + "$"):
+    with pytest.raises(protocol.ProtocolError, match="^" + re.escape(error) + "$"):
         _decode(raw)
 
 
 def test_broadcast_round_trip() -> None:
-    frames = encode_broadcast(
-        Iterate(iteration=4, rho=2.0, rho_prev=1.0, z=np.ones(D)), solve_id=SOLVE
+    frames = protocol.encode_broadcast(
+        protocol.Iterate(iteration=4, rho=2.0, rho_prev=1.0, z=np.ones(D)), solve_id=SOLVE
     )
-    decoded = decode_broadcast(frames, solve_id=SOLVE, num_features=D)
-    assert isinstance(decoded, Iterate) and (decoded.rho, decoded.rho_prev) == (2.0, 1.0)
-    final = decode_broadcast(
-        encode_broadcast(Terminate(iteration=4, z=np.ones(D), reason="converged"), solve_id=SOLVE),
+    decoded = protocol.decode_broadcast(frames, solve_id=SOLVE, num_features=D)
+    assert isinstance(decoded, protocol.Iterate) and (decoded.rho, decoded.rho_prev) == (2.0, 1.0)
+    final = protocol.decode_broadcast(
+        protocol.encode_broadcast(
+            protocol.Terminate(iteration=4, z=np.ones(D), reason="converged"), solve_id=SOLVE
+        ),
         solve_id=SOLVE,
         num_features=D,
     )
-    assert isinstance(final, Terminate) and final.reason == "converged"
+    assert isinstance(final, protocol.Terminate) and final.reason == "converged"
 
 
 @pytest.mark.parametrize(
@@ -183,7 +176,7 @@ def test_broadcast_round_trip() -> None:
     ],
 )
 def test_invalid_worker_messages_are_refused_with_the_reason(raw: bytes, error: str) -> None:
-    with pytest.raises(ProtocolError, match=error):
+    with pytest.raises(protocol.ProtocolError, match=error):
         _decode(raw)
 
 
@@ -195,26 +188,30 @@ def test_object_arrays_are_never_unpickled() -> None:
             return (pytest.fail, ("unpickled data from the network",))
 
     evil = {b"nd": True, b"type": "|O", b"kind": b"O", b"shape": [1], b"data": pickle.dumps(Boom())}
-    with pytest.raises(ProtocolError, match="arrays must be float64 vectors"):
+    with pytest.raises(protocol.ProtocolError, match="arrays must be float64 vectors"):
         _decode(_body(omega=evil))
 
 
 def test_oversized_messages_are_refused_before_decoding() -> None:
-    raw = b"\x00" * (max_worker_message_bytes(D) + 1)
-    with pytest.raises(ProtocolError, match=f"exceeds the limit of {max_worker_message_bytes(D)}"):
+    raw = b"\x00" * (protocol.max_worker_message_bytes(D) + 1)
+    with pytest.raises(
+        protocol.ProtocolError, match=f"exceeds the limit of {protocol.max_worker_message_bytes(D)}"
+    ):
         _decode(raw)
 
 
-def _failed_header() -> Header:
-    return Header(type=MessageType.FAILED, solve_id=SOLVE, worker_index=2, iteration=0)
+def _failed_header() -> protocol.Header:
+    return protocol.Header(
+        type=protocol.MessageType.FAILED, solve_id=SOLVE, worker_index=2, iteration=0
+    )
 
 
 def test_a_failure_report_round_trips_and_its_reason_is_cut_by_the_sender() -> None:
-    failed = Failed.of(_failed_header(), "x" * 5000, deterministic=True)
-    assert len(failed.reason) == MAX_REASON_CHARS and failed.reason.endswith("...")
-    assert _decode(encode_worker_message(failed)) == failed
-    short = Failed.of(_failed_header(), "ValueError: bad shard", deterministic=False)
-    assert _decode(encode_worker_message(short)) == short
+    failed = protocol.Failed.of(_failed_header(), "x" * 5000, deterministic=True)
+    assert len(failed.reason) == protocol.MAX_REASON_CHARS and failed.reason.endswith("...")
+    assert _decode(protocol.encode_worker_message(failed)) == failed
+    short = protocol.Failed.of(_failed_header(), "ValueError: bad shard", deterministic=False)
+    assert _decode(protocol.encode_worker_message(short)) == short
 
 
 @pytest.mark.parametrize(
@@ -231,8 +228,10 @@ def test_a_failure_report_round_trips_and_its_reason_is_cut_by_the_sender() -> N
 )
 def test_a_malformed_failure_report_is_refused(change: dict, error: str) -> None:
     body = msgpack.unpackb(
-        encode_worker_message(Failed.of(_failed_header(), "r", deterministic=True))
+        protocol.encode_worker_message(
+            protocol.Failed.of(_failed_header(), "r", deterministic=True)
+        )
     )
     raw = msgpack.packb({**body, **change})
-    with pytest.raises(ProtocolError, match="^" + re.escape(error)):
+    with pytest.raises(protocol.ProtocolError, match="^" + re.escape(error)):
         _decode(raw)
