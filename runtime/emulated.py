@@ -35,7 +35,7 @@ from runtime import protocol as wire
 from runtime.capacity import reserve_open_files, reserve_sockets
 from runtime.faults import FaultInjector
 from runtime.specs import WorkerAssignment
-from runtime.worker import Connection, header_of, newest_broadcast
+from runtime.worker import Connection, header_of, newer_broadcast, newest_broadcast
 
 log = logging.getLogger("lambda_admm.emulated")
 
@@ -133,7 +133,7 @@ class EmulatedWorker:
     def on_broadcast(self) -> None:
         """Drain the SUB queue to its newest broadcast; before the welcome, only keep it (the
         real worker reads its queue after the welcome)."""
-        message = _newer(self._held, newest_broadcast(self.connection, self.assignment))
+        message = newer_broadcast(self._held, newest_broadcast(self.connection, self.assignment))
         if message is None:
             return
         if not self.welcomed:
@@ -277,19 +277,6 @@ class Emulator:
             del self._owner[sock]
         self._workers.remove(worker)
         worker.connection.close()
-
-
-def _newer(
-    held: wire.Iterate | wire.Terminate | None, message: wire.Iterate | wire.Terminate | None
-) -> wire.Iterate | wire.Terminate | None:
-    """The broadcast to act on: terminate wins, else the higher iteration (as the worker)."""
-    if held is None or message is None:
-        return message or held
-    if isinstance(held, wire.Terminate):
-        return held
-    if isinstance(message, wire.Terminate) or message.iteration > held.iteration:
-        return message
-    return held
 
 
 def _missed_of(pairs: list[str]) -> dict[int, frozenset[int]]:

@@ -147,13 +147,23 @@ def newest_broadcast(
             if newest is None:
                 return None
             continue
-        if (
-            newest is None
-            or isinstance(message, Terminate)
-            or (isinstance(newest, Iterate) and message.iteration > newest.iteration)
-        ):
-            newest = message
+        newest = newer_broadcast(newest, message)
     return newest
+
+
+def newer_broadcast(
+    held: Iterate | Terminate | None, message: Iterate | Terminate | None
+) -> Iterate | Terminate | None:
+    """The broadcast to act on of two: a terminate wins, else the higher iteration."""
+    if message is None:
+        return held
+    if (
+        held is None
+        or isinstance(message, Terminate)
+        or (isinstance(held, Iterate) and message.iteration > held.iteration)
+    ):
+        return message
+    return held
 
 
 class _Worker:
