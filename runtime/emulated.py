@@ -32,6 +32,7 @@ import numpy as np
 import zmq
 
 from runtime import protocol as wire
+from runtime.admm_state import AdmmState
 from runtime.capacity import reserve_open_files, reserve_sockets
 from runtime.faults import FaultInjector
 from runtime.specs import WorkerAssignment
@@ -83,9 +84,9 @@ class EmulatedWorker:
         )
         dimension = assignment.data.num_features
         self.target = emulated_target(assignment.worker_index, dimension)
-        self.x = np.zeros(dimension)
-        self.scaled_dual = np.zeros(dimension)
-        self.rho_last: float | None = None
+        self.state = AdmmState(
+            dimension, relaxation=assignment.relaxation, memory=assignment.anderson_memory
+        )
         self.last_iteration = 0
         self.welcomed = False
         self.ended = False
@@ -123,7 +124,7 @@ class EmulatedWorker:
             self.ended = True
             return
         if answer.x is not None and answer.u is not None:
-            self.x, self.scaled_dual = answer.x.copy(), answer.u.copy()
+            self.state.resume(answer.x, answer.u)
             self.last_iteration = answer.last_iteration
         self.welcomed = True
         self.heard_at = time.monotonic()
@@ -180,20 +181,23 @@ class EmulatedWorker:
     def _iterate(self, message: wire.Iterate, received_at: float) -> None:
         """Algorithm 2's steps with the free x-update (see :func:`emulated_x_update`)."""
         self.faults.before_compute(message.iteration)
-        primal = self.x - message.z
-        rho_last = message.rho_prev if self.rho_last is None else self.rho_last
-        self.scaled_dual = (self.scaled_dual + primal) * (rho_last / message.rho)
-        self.rho_last = message.rho
-        self.x = emulated_x_update(message.z - self.scaled_dual, message.rho, self.target)
+        outcome = self.state.step(
+            message, lambda rho, center, _: emulated_x_update(center, rho, self.target)
+        )
         sent = time.perf_counter()
         self.connection.send(
             wire.Update(
                 header=self.header(wire.MessageType.UPDATE, message.iteration),
-                omega=self.x + self.scaled_dual,
-                primal_sq=float(primal @ primal),
+                omega=outcome.omega,
+                primal_sq=outcome.primal_sq,
                 compute_seconds=sent - received_at,
                 idle_seconds=0.0 if self.sent_at is None else received_at - self.sent_at,
                 local_iterations=1,
+                loss_at_z=emulated_loss(message.z, self.target),
+                x_sq=outcome.x_sq,
+                dual_sq=outcome.dual_sq,
+                gram=outcome.gram,
+                curvature=outcome.curvature,
             )
         )
         self.sent_at, self.last_iteration = sent, message.iteration

@@ -5,7 +5,9 @@ version, a message type, the solve id, the worker index and the iteration.
 
 Worker -> scheduler (DEALER -> ROUTER front):
     ``join``   the worker has loaded its rows and is ready;
-    ``update`` Algorithm 2's output for one iteration: ``omega = x + u`` and ``q = ‖x - z‖²``;
+    ``update`` Algorithm 2's output for one iteration: ``omega = x + u`` and ``q = ‖x - z‖²``,
+               the data term at the iteration's z (the objective's trace), the scales of the
+               relative stopping rule, and its row of the Anderson Gram matrix;
     ``loss``   the data term ``f_w = Σ_{n in w} w_n loss_n`` and its gradient at the final z
                and at 0, for the reported objective and the optimality check at the stop;
     ``retire`` no time left for the open iteration: a successor must take the slot;
@@ -13,7 +15,8 @@ Worker -> scheduler (DEALER -> ROUTER front):
                replacement would fail the same way (bad data or spec: ``deterministic``).
 
 Scheduler -> workers (PUB, topic = solve id):
-    ``iterate``   ``(k, rho, rho_prev, z)``: compute iteration k;
+    ``iterate``   ``(k, rho, rho_prev, z, mix, restart)``: compute iteration k (from the
+                  Anderson combination ``mix`` of the last points, when it is not empty);
     ``terminate`` the final z: report the local loss and gradient, then exit.
 
 Scheduler -> one worker (ROUTER, answering its ``join``):
@@ -26,7 +29,7 @@ requires raises :class:`ProtocolError`, and nothing is ever unpickled.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -34,12 +37,14 @@ import msgpack
 import msgpack_numpy
 import numpy as np
 
+from runtime.anderson import MAX_WINDOW
 from runtime.protocol_fields import (
     ProtocolError,
     bool_field,
     float_field,
     int_field,
     positive_field,
+    short_vector_field,
     str_field,
     vector_field,
 )
@@ -47,6 +52,9 @@ from runtime.specs import PROTOCOL_VERSION
 
 #: The longest failure reason a worker sends (it truncates longer ones).
 MAX_REASON_CHARS = 1000
+
+#: The terms of a worker's curvature report (``Update.curvature``).
+CURVATURE_TERMS = 3
 
 #: Bytes a message may take beyond its float64 vectors (header and scalars).
 MESSAGE_OVERHEAD_BYTES = 4096
@@ -97,12 +105,24 @@ class Join:
 
 @dataclass(frozen=True)
 class Update:
+    """One iteration's result (:class:`runtime.admm_state.StepOutcome`) with its timings.
+
+    ``loss_at_z`` is ``f_w`` at the iteration's z; ``x_sq`` and ``dual_sq`` are ``‖x_prev‖²``
+    and ``‖u‖²``; ``gram`` is the worker's row of the Anderson Gram matrix (may be empty);
+    ``curvature`` its part of the spectral ρ rule's estimate of f's curvature (may be empty).
+    """
+
     header: Header
     omega: np.ndarray
     primal_sq: float
     compute_seconds: float
     idle_seconds: float
     local_iterations: int
+    loss_at_z: float
+    x_sq: float
+    dual_sq: float
+    gram: np.ndarray
+    curvature: np.ndarray  # (⟨Δx, Δĝ⟩, ‖Δĝ‖², ‖Δx‖²) since the last snapshot, or empty
     retiring: bool = False  # notice: the next update will be this worker's last
     final: bool = False  # this worker exits after this update; its successor takes over
 
@@ -143,10 +163,17 @@ class Failed:
 
 @dataclass(frozen=True)
 class Iterate:
+    """Compute iteration k at ``z``; ``mix``: Anderson coefficients over the worker's newest
+    points (empty: the plain step); ``restart``: forget the window after using it;
+    ``snapshot``: the spectral ρ rule estimates at this iteration."""
+
     iteration: int
     rho: float
     rho_prev: float
     z: np.ndarray
+    mix: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    restart: bool = False
+    snapshot: bool = False  # report the curvature since the last snapshot, and take one
 
 
 @dataclass(frozen=True)
@@ -202,6 +229,11 @@ def encode_worker_message(message: WorkerMessage) -> bytes:
             compute_s=float(message.compute_seconds),
             idle_s=float(message.idle_seconds),
             local_iters=int(message.local_iterations),
+            loss_z=float(message.loss_at_z),
+            xsq=float(message.x_sq),
+            usq=float(message.dual_sq),
+            gram=np.ascontiguousarray(message.gram, dtype=np.float64),
+            curv=np.ascontiguousarray(message.curvature, dtype=np.float64),
             retiring=bool(message.retiring),
             final=bool(message.final),
         )
@@ -222,7 +254,16 @@ def encode_broadcast(message: Broadcast, *, solve_id: str) -> list[bytes]:
     body: dict[str, Any] = {"v": PROTOCOL_VERSION, "solve": solve_id, "iter": message.iteration}
     z = np.ascontiguousarray(message.z, dtype=np.float64)
     if isinstance(message, Iterate):
-        body.update(type=str(MessageType.ITERATE), rho=message.rho, rho_prev=message.rho_prev, z=z)
+        mix = np.ascontiguousarray(message.mix, dtype=np.float64)
+        body.update(
+            type=str(MessageType.ITERATE),
+            rho=message.rho,
+            rho_prev=message.rho_prev,
+            z=z,
+            mix=mix,
+            restart=bool(message.restart),
+            snapshot=bool(message.snapshot),
+        )
     else:
         body.update(type=str(MessageType.TERMINATE), z=z, reason=message.reason)
     return [solve_id.encode(), _pack(body)]
@@ -329,6 +370,11 @@ def decode_worker_message(
             compute_seconds=float_field(body, "compute_s", low=0.0),
             idle_seconds=float_field(body, "idle_s", low=0.0),
             local_iterations=int_field(body, "local_iters", low=0, high=2**31),
+            loss_at_z=float_field(body, "loss_z"),
+            x_sq=float_field(body, "xsq", low=0.0),
+            dual_sq=float_field(body, "usq", low=0.0),
+            gram=short_vector_field(body, "gram", max_length=MAX_WINDOW),
+            curvature=short_vector_field(body, "curv", max_length=CURVATURE_TERMS),
             retiring=bool_field(body, "retiring"),
             final=bool_field(body, "final"),
         )
@@ -370,6 +416,9 @@ def decode_broadcast(frames: list[bytes], *, solve_id: str, num_features: int) -
             rho=positive_field(body, "rho"),
             rho_prev=positive_field(body, "rho_prev"),
             z=z,
+            mix=short_vector_field(body, "mix", max_length=MAX_WINDOW),
+            restart=bool_field(body, "restart"),
+            snapshot=bool_field(body, "snapshot"),
         )
     if kind == MessageType.TERMINATE:
         reason = body.get("reason")

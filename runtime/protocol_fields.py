@@ -40,18 +40,38 @@ def bool_field(body: dict[str, Any], name: str) -> bool:
     return value
 
 
-def vector_field(body: dict[str, Any], name: str, *, length: int) -> np.ndarray:
+def _array(body: dict[str, Any], name: str) -> np.ndarray:
     value = body.get(name)
     if not isinstance(value, np.ndarray):
         raise ProtocolError(f"field {name!r} must be an array, got {type(value).__name__}")
+    return value
+
+
+def _finite(value: np.ndarray, name: str) -> np.ndarray:
+    if not np.isfinite(value).all():
+        raise ProtocolError(f"field {name!r} has non-finite entries")
+    return value
+
+
+def vector_field(body: dict[str, Any], name: str, *, length: int) -> np.ndarray:
+    value = _array(body, name)
     if value.dtype != np.float64 or value.shape != (length,):
         raise ProtocolError(
             f"field {name!r} must be float64 of shape ({length},), "
             f"got {value.dtype} of shape {value.shape}"
         )
-    if not np.isfinite(value).all():
-        raise ProtocolError(f"field {name!r} has non-finite entries")
-    return value
+    return _finite(value, name)
+
+
+def short_vector_field(body: dict[str, Any], name: str, *, max_length: int) -> np.ndarray:
+    """A float64 vector of at most ``max_length`` finite entries (possibly empty)."""
+    value = _array(body, name)
+    if value.dtype != np.float64 or value.ndim != 1 or value.shape[0] > max_length:
+        raise ProtocolError(
+            f"field {name!r} must be float64 of at most {max_length} entries, "
+            f"got {value.dtype} of shape {value.shape}"
+        )
+    return _finite(value, name)
 
 
 def str_field(body: dict[str, Any], name: str, *, max_length: int = 4096) -> str:

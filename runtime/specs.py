@@ -15,7 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from runtime.penalty_specs import ElasticNetSpec
 from runtime.registry import LossName, PenaltySpec
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
+
+#: The largest Anderson memory m a solve may ask for (runtime.anderson).
+MAX_ANDERSON_MEMORY = 63
 
 
 class _Frozen(BaseModel):
@@ -130,7 +133,7 @@ class LocalSolverSpec(_Frozen):
     """
 
     method: LocalSolverMethod = "newton"
-    newton_tol: NewtonTolerance = 1e-2
+    newton_tol: NewtonTolerance = 1e-3
     min_iterations: LocalMinIterations = 1
     grad_tol: LocalGradientTolerance = 1e-2
     rel_tol: LocalRelativeTolerance = 1e-12
@@ -188,6 +191,12 @@ class WorkerAssignment(_Frozen):
     local_solver: LocalSolverSpec
     relaxation: float = Field(
         default=1.0, gt=0.0, lt=2.0, allow_inf_nan=False, description="over-relaxation α"
+    )
+    anderson_memory: int = Field(
+        default=0,
+        ge=0,
+        le=MAX_ANDERSON_MEMORY,
+        description="Anderson memory m: how many past points the worker keeps (0: none)",
     )
     scheduler: SchedulerEndpoints
     time_limit_seconds: float | None = Field(

@@ -4,15 +4,11 @@ A worker connects out (a DEALER to the scheduler's ROUTER front, a SUB to its
 PUB broadcast); nothing connects in, which is what Lambda allows.  It joins and
 waits for ``welcome`` (which hands a replacement its slot's state) or
 ``refuse`` (another worker holds the slot).  Each received
-``iterate(k, ρ, ρ_prev, z)`` then runs
-
-1. ``r = x - z``
-2. ``u <- (u + r) · ρ_prev / ρ``  (scaled dual; rescaling per Boyd et al. 2011, §3.4.1)
-3. ``x <- argmin Σ_{n∈w} f_n(x) + (ρ/2)‖x - z + u‖²``  (Newton-CG or FISTA, warm-started)
-4. with over-relaxation α ≠ 1 (Boyd et al. §3.4.3): ``u <- u + (α - 1)(x - z)``, so that
-   step 2 of the next iteration adds ``x̂ - z_next``, ``x̂ = αx + (1 - α)z``
-5. send ``q = ‖r‖²`` and ``ω = x + u``
-
+``iterate(k, ρ, ρ_prev, z, mix, restart)`` then takes Algorithm 2's step
+(:class:`runtime.admm_state.AdmmState`: the dual rescaled on ρ changes, Newton-CG or FISTA
+warm-started, over-relaxation, Anderson acceleration when the scheduler asks for it) and
+sends ``ω = x + u`` with ``q = ‖x - z‖²`` and ``f_w(z)``, the data term at the iteration's z
+(one more product with A, for the objective's trace),
 and ``terminate(z)`` makes it report ``f_w = Σ_{n∈w} f_n`` and ``∇f_w`` at z and at 0 (for
 the scheduler's optimality check) and exit.  A worker
 whose time runs short (Lambda's limit, or a local one) gives notice one
@@ -37,8 +33,10 @@ import numpy as np
 import zmq
 from pydantic import ValidationError
 
+from runtime.admm_state import AdmmState
 from runtime.faults import FaultInjector
-from runtime.losses import data_objective_and_gradient
+from runtime.local_solver import LocalSolveReport
+from runtime.losses import data_objective, data_objective_and_gradient
 from runtime.protocol import (
     Failed,
     Header,
@@ -188,14 +186,16 @@ class _Worker:
         self.load_seconds = time.perf_counter() - started
         self.loss = get_loss(assignment.model.loss)
         self.x_update = XUpdate(assignment.local_solver, self.loss)
-        dimension = assignment.data.num_features
-        self.x = np.zeros(dimension)
-        self.scaled_dual = np.zeros(dimension)
+        self.state = AdmmState(
+            assignment.data.num_features,
+            relaxation=assignment.relaxation,
+            memory=assignment.anderson_memory,
+        )
         self.last_iteration = 0
         self.sent_at: float | None = None
         self.slowest = 0.0
         self.notice_given = False
-        self.rho_last: float | None = None  # the ρ of this worker's previous update
+        self.local_report: LocalSolveReport | None = None  # the last x-update's
 
     def header(self, kind: MessageType, iteration: int) -> Header:
         return header_of(self.assignment, kind, iteration)
@@ -230,7 +230,7 @@ class _Worker:
                 log.warning("dropped a direct message: %s", error)
                 continue
             if isinstance(answer, Welcome) and answer.x is not None and answer.u is not None:
-                self.x, self.scaled_dual = answer.x.copy(), answer.u.copy()
+                self.state.resume(answer.x, answer.u)
                 self.last_iteration = answer.last_iteration
             return answer
         raise SchedulerSilent("no answer to join from the scheduler")
@@ -242,19 +242,8 @@ class _Worker:
         """Algorithm 2 for one iteration; True when this worker must now exit (final update)."""
         margin = self.assignment.retire_margin_seconds
         self.faults.before_compute(message.iteration)
-        primal = self.x - message.z
-        # u is scaled by the ρ it was last updated with: this worker's own previous ρ (in
-        # sync mode that is the broadcast's ρ_prev; in async mode iterations may be skipped).
-        rho_last = message.rho_prev if self.rho_last is None else self.rho_last
-        self.scaled_dual = (self.scaled_dual + primal) * (rho_last / message.rho)
-        self.rho_last = message.rho
-        report = self.x_update.solve(
-            self.rows, rho=message.rho, center=message.z - self.scaled_dual, x0=self.x
-        )
-        self.x = report.x
-        alpha = self.assignment.relaxation
-        if alpha != 1.0:
-            self.scaled_dual = self.scaled_dual + (alpha - 1.0) * (self.x - message.z)
+        loss_at_z = data_objective(self.rows, self.loss, message.z)
+        outcome = self.state.step(message, self._solve_x)
         self.faults.before_send(message.iteration)
         sent = time.perf_counter()
         self.slowest = max(self.slowest, sent - received_at)
@@ -270,11 +259,16 @@ class _Worker:
         self.connection.send(
             Update(
                 header=self.header(MessageType.UPDATE, message.iteration),
-                omega=self.x + self.scaled_dual,
-                primal_sq=float(primal @ primal),
+                omega=outcome.omega,
+                primal_sq=outcome.primal_sq,
                 compute_seconds=sent - received_at,
                 idle_seconds=0.0 if self.sent_at is None else received_at - self.sent_at,
-                local_iterations=report.iterations,
+                local_iterations=0 if self.local_report is None else self.local_report.iterations,
+                loss_at_z=loss_at_z,
+                x_sq=outcome.x_sq,
+                dual_sq=outcome.dual_sq,
+                gram=outcome.gram,
+                curvature=outcome.curvature,
                 retiring=notice,
                 final=final,
             )
@@ -282,6 +276,10 @@ class _Worker:
         self.notice_given = self.notice_given or notice
         self.sent_at, self.last_iteration = sent, message.iteration
         return final
+
+    def _solve_x(self, rho: float, center: np.ndarray, x0: np.ndarray) -> np.ndarray:
+        self.local_report = self.x_update.solve(self.rows, rho=rho, center=center, x0=x0)
+        return self.local_report.x
 
     def final_report(self, message: Terminate) -> LossReport:
         """``f_w`` and ``∇f_w`` at the final z and at 0 (two more products with A and A^T each)."""

@@ -135,6 +135,7 @@ def build_assignment(
         model=spec.model,
         local_solver=spec.local_solver_spec,
         relaxation=spec.relaxation,
+        anderson_memory=spec.worker_anderson_memory,
         scheduler=endpoints,
         **worker_options,
     )

@@ -23,6 +23,8 @@ class IterationRecord:
     dual_residual: float
     rho: float
     wall_seconds: float
+    objective: float | None = None  # at the z this iteration computed from (None: async)
+    accelerated: bool = False  # computed from an Anderson combination of past points
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ from pydantic import (
 from runtime.penalty_specs import ElasticNetSpec, check_box
 from runtime.registry import LossName, PenaltySpec
 from runtime.specs import (
+    MAX_ANDERSON_MEMORY,
     LocalGradientTolerance,
     LocalMaxIterations,
     LocalMinIterations,
@@ -65,8 +66,15 @@ DEFAULT_RELAXATION = 1.6
 #: ρ's rules (scheduler_host/solve/penalty_rule.py); the module is pure pydantic, so the
 #: names are restated here.
 RhoRuleName = Literal["spectral", "balance"]
-#: The paper's ρ rule, which the demo's FISTA run (the paper's figures) keeps.
-PAPER_PENALTY_RULE: dict[str, object] = {"rho_rule": "balance", "relaxation": 1.0}
+#: The stopping rules (scheduler_host/solve/stopping.py).
+StopRuleName = Literal["absolute", "relative", "objective"]
+#: The paper's ρ rule, with neither over-relaxation nor acceleration, which the demo's FISTA
+#: run (the paper's figures) keeps.
+PAPER_PENALTY_RULE: dict[str, object] = {
+    "rho_rule": "balance",
+    "relaxation": 1.0,
+    "acceleration": "none",
+}
 
 #: The flat elastic-net shorthand, and its values when another penalty is chosen.
 _SHORTHAND_NEUTRAL: dict[str, float | None] = {
@@ -141,6 +149,48 @@ class SolveSpec(BaseModel):
         description="over-relaxation α in (0, 2): the z-step and the dual use "
         "αx + (1-α)z (1: none, the paper's)",
     )
+    stop_rule: StopRuleName = Field(
+        default="absolute",
+        description="what stops the iterations: 'absolute' (the paper's: r <= eps_primal and "
+        "s <= eps_dual), 'relative' (Boyd's: residuals within tol_abs·√(Wd) + tol_rel times "
+        "the iterates' size) or 'objective' (its relative change over objective_window "
+        "iterations <= tol_objective)",
+    )
+    tol_abs: float = Field(
+        default=1e-6,
+        gt=0.0,
+        allow_inf_nan=False,
+        description="stop_rule relative: absolute tolerance per coordinate",
+    )
+    tol_rel: float = Field(
+        default=1e-4,
+        gt=0.0,
+        lt=1.0,
+        allow_inf_nan=False,
+        description="stop_rule relative: tolerance relative to ‖x‖, √W‖z‖ and ‖ρu‖",
+    )
+    tol_objective: float = Field(
+        default=1e-8,
+        gt=0.0,
+        lt=1.0,
+        allow_inf_nan=False,
+        description="stop_rule objective: largest relative change of the objective",
+    )
+    objective_window: int = Field(
+        default=5, ge=1, le=1000, description="stop_rule objective: iterations compared"
+    )
+    acceleration: Literal["auto", "anderson", "none"] = Field(
+        default="auto",
+        description="'anderson': Anderson acceleration of the ADMM iterates (type II, "
+        "safeguarded; restarted whenever ρ changes), 'none', or 'auto' (anderson in sync "
+        "mode, none in async mode)",
+    )
+    anderson_memory: int = Field(
+        default=10,
+        ge=1,
+        le=MAX_ANDERSON_MEMORY,
+        description="acceleration anderson: how many past iterations a combination uses",
+    )
     mode: Literal["sync", "async"] = "sync"
     async_fraction: float = Field(default=0.5, gt=0.0, le=1.0, allow_inf_nan=False)
     max_delay: int = Field(default=4, ge=1, le=1000)
@@ -208,6 +258,16 @@ class SolveSpec(BaseModel):
             maximum_name="max_local_iter",
         )
         check_box(self.box_lower, self.box_upper)
+        if self.mode == "async" and self.acceleration == "anderson":
+            raise ValueError(
+                "acceleration: Anderson acceleration needs every worker's update of each "
+                "iteration; with mode 'async' use 'none'"
+            )
+        if self.mode == "async" and self.stop_rule == "objective":
+            raise ValueError(
+                "stop_rule: 'objective' needs every worker's loss at one z; with mode 'async' "
+                "use 'absolute' or 'relative'"
+            )
         if self.scale_columns == "on" and self.problem == "paper":
             raise ValueError(
                 "scale_columns: 'on' needs a dataset with column statistics; the paper's "
@@ -248,6 +308,18 @@ class SolveSpec(BaseModel):
             samples=self.samples,
             features=self.features,
             scale_columns=self.scale_columns == "on",
+        )
+
+    @property
+    def worker_anderson_memory(self) -> int:
+        """The window each worker keeps: ``anderson_memory``, or 0 without acceleration."""
+        return self.anderson_memory if self.accelerated else 0
+
+    @property
+    def accelerated(self) -> bool:
+        """Whether Anderson acceleration runs ('auto': in sync mode)."""
+        return self.acceleration == "anderson" or (
+            self.acceleration == "auto" and self.mode == "sync"
         )
 
     @property

@@ -102,6 +102,13 @@ def spec_flags(
     ),
     eps_dual: Annotated[float, _option("eps_dual", "ε_s, dual tolerance")] = _default("eps_dual"),
     eps_kkt: Annotated[float, _option("eps_kkt")] = _default("eps_kkt"),
+    stop_rule: Annotated[str, _option("stop_rule")] = _default("stop_rule"),
+    tol_abs: Annotated[float, _option("tol_abs")] = _default("tol_abs"),
+    tol_rel: Annotated[float, _option("tol_rel")] = _default("tol_rel"),
+    tol_objective: Annotated[float, _option("tol_objective")] = _default("tol_objective"),
+    objective_window: Annotated[int, _option("objective_window")] = _default("objective_window"),
+    acceleration: Annotated[str, _option("acceleration")] = _default("acceleration"),
+    anderson_memory: Annotated[int, _option("anderson_memory")] = _default("anderson_memory"),
     dual_residual: Annotated[
         str, _option("dual_residual", "consensus (ρ√W‖Δz‖) | paper (ρ‖Δz‖)")
     ] = _default("dual_residual"),

@@ -17,6 +17,7 @@ than τ iterations old, so a straggler no longer holds every iteration back.
 from __future__ import annotations
 
 import logging
+import math
 import queue
 import time
 from enum import StrEnum
@@ -36,8 +37,9 @@ from runtime.scaled_penalty import penalty_in_scaled_coordinates
 from runtime.specs import WorkerAssignment
 from scheduler_host.assignments import build_assignment
 from scheduler_host.results import IterationRecord, SolveResult, WorkerIteration
+from scheduler_host.solve.acceleration import AndersonMixer, Mix
 from scheduler_host.solve.conditioning import Conditioning
-from scheduler_host.solve.global_step import global_step, has_converged, penalty_of
+from scheduler_host.solve.global_step import global_step, penalty_of
 from scheduler_host.solve.masters import Event, FailedArrived, JoinArrived, UpdateArrived
 from scheduler_host.solve.membership import Membership, OpenIteration
 from scheduler_host.solve.optimality import (
@@ -46,7 +48,9 @@ from scheduler_host.solve.optimality import (
     stop_reason,
 )
 from scheduler_host.solve.options import ProgressCallback, SchedulerOptions, SolveFailed
-from scheduler_host.solve.penalty_rule import LocalIterates, PenaltyRule
+from scheduler_host.solve.penalty_rule import PenaltyRule, SpectralInputs
+from scheduler_host.solve.slots import Reduction
+from scheduler_host.solve.stopping import Residuals, StopRule
 from scheduler_host.solve.transport import SolveTransport
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.base import Spawner
@@ -104,6 +108,9 @@ class Coordinator:
         self.z = np.zeros(spec.features)
         self.rho = self.rho_prev = conditioning.initial_rho(spec.rho0)
         self.rho_rule = PenaltyRule(spec.rho_rule, bounds=self.rho_bounds)
+        self.stop_rule = StopRule(spec)
+        self.mixer = AndersonMixer(memory=spec.worker_anderson_memory)
+        self.mix = Mix(coefficients=np.zeros(0), base_sum=np.zeros(0), restart=False)
         if self.rho != spec.rho0:
             log.warning(
                 "rho0=%g is outside the rho bounds %s: starting at %g",
@@ -140,6 +147,8 @@ class Coordinator:
         while W workers join, the timed keep-alives serve, where a repeat per welcome would
         send W² copies."""
         if self.phase is not Phase.JOINING:
+            # the newcomer's window is empty: every worker restarts the acceleration
+            self.mixer.request_restart()
             self.transport.broadcaster.request_repeat()
 
     def _welcome_for(self, index: int) -> Welcome:
@@ -219,8 +228,18 @@ class Coordinator:
             slots.open_iteration(self.iteration, z=self.z, rho=self.rho)
             self.transport.ledger.open(self.iteration)
             self.opened_at = time.monotonic()
+            accelerated = self.mix.coefficients.shape[0] > 1
+            snapshot = self.rho_rule.snapshot_due(self.iteration)
             self.transport.broadcaster.send(
-                Iterate(iteration=self.iteration, rho=self.rho, rho_prev=self.rho_prev, z=self.z)
+                Iterate(
+                    iteration=self.iteration,
+                    rho=self.rho,
+                    rho_prev=self.rho_prev,
+                    z=self.z,
+                    mix=self.mix.coefficients,
+                    restart=self.mix.restart,
+                    snapshot=snapshot,
+                )
             )
             deadline = self.opened_at + self.options.iteration_timeout_seconds
             # Sync: all W updates of this iteration.  Async (Zhang & Kwok 2014): a quorum of
@@ -228,10 +247,13 @@ class Coordinator:
             oldest_allowed = self.iteration - self.spec.staleness_bound + 1
             while len(self.arrived) < self.spec.quorum or slots.oldest_iteration() < oldest_allowed:
                 self._poll(deadline, f"the updates of iteration {self.iteration}")
-            omega_sum, primal_sq_sum = slots.scaled_sums(rho=self.rho)
+            reduction = slots.reduce(rho=self.rho, iteration=self.iteration)
+            self.mix = self.mixer.next_mix(
+                omega_sum=reduction.omega_sum, gram_row=reduction.gram_row
+            )
             step = global_step(
-                omega_sum=omega_sum,
-                primal_sq_sum=primal_sq_sum,
+                omega_sum=self.mix.base_sum,
+                primal_sq_sum=reduction.primal_sq_sum,
                 z_prev=self.z,
                 rho=self.rho,
                 num_workers=self.spec.workers,
@@ -239,36 +261,53 @@ class Coordinator:
                 dual_residual_form=self.spec.dual_residual,
                 rho_bounds=self.rho_bounds,
             )
+            objective = self._objective(reduction)
             record = IterationRecord(
                 iteration=self.iteration,
                 primal_residual=step.primal_residual,
                 dual_residual=step.dual_residual,
                 rho=self.rho,
                 wall_seconds=time.monotonic() - started,
+                objective=objective,
+                accelerated=accelerated,
             )
             history.append(record)
             if self.on_iteration is not None:
                 self.on_iteration(record)
-            converged = has_converged(
-                iteration=self.iteration,
-                primal_residual=step.primal_residual,
-                dual_residual=step.dual_residual,
-                eps_primal=self.spec.eps_primal,
-                eps_dual=self.spec.eps_dual,
+            converged = self.stop_rule.met(
+                Residuals(
+                    iteration=self.iteration,
+                    primal_residual=step.primal_residual,
+                    dual_residual=step.dual_residual,
+                    rho=self.rho,
+                    x_norm=math.sqrt(reduction.x_sq_sum),
+                    z_norm=float(np.linalg.norm(step.z)),
+                    dual_norm=math.sqrt(reduction.dual_sq_sum),
+                    objective=objective,
+                )
             )
             rho_next = self.rho_rule.next_rho(
                 iteration=self.iteration,
                 rho=self.rho,
                 step=step,
-                iterates=self._local_iterates(step.z) if self.rho_rule.needs_iterates else None,
+                inputs=(
+                    SpectralInputs(curvature=reduction.curvature, omega=slots.omegas(), z=step.z)
+                    if snapshot
+                    else None
+                ),
             )
+            if rho_next != self.rho:  # another map: the acceleration's window is void
+                self.mix = self.mixer.restart_now(self.mix)
             self.z = step.z
             self.rho_prev, self.rho = self.rho, rho_next
         return history, converged
 
-    def _local_iterates(self, z: np.ndarray) -> LocalIterates:
-        x, omega = self.transport.slots.local_iterates()
-        return LocalIterates(x=x, omega=omega, z_prev=self.z, z=z)
+    def _objective(self, reduction: Reduction) -> float | None:
+        """``Σ_w f_w(z) + h(z)`` at the z of this iteration (None when the losses are of
+        different z's: async mode)."""
+        if reduction.loss_sum is None:
+            return None
+        return reduction.loss_sum + self.z_penalty.value(self.z)
 
     def _finish(self, reason: str) -> dict[int, LossReport]:
         self.phase = Phase.FINISHING

@@ -27,7 +27,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from runtime.protocol import Update
+from runtime.protocol import CURVATURE_TERMS, Update
 
 
 class SlotState(StrEnum):
@@ -77,6 +77,34 @@ class SlotRegistry:
             slot.epoch, slot.peer, slot.state = epoch, peer, state
 
 
+@dataclass(frozen=True)
+class Reduction:
+    """One global step's sums over the slots, each added in worker order.
+
+    Attributes
+    ----------
+    omega_sum : np.ndarray, shape (d,)
+        ``Σ_w ω_w``, each stale ω re-expressed in the current ρ (:meth:`UpdateSlots.reduce`).
+    primal_sq_sum, x_sq_sum, dual_sq_sum : float
+        ``Σ_w q_w``, ``Σ_w ‖x_w‖²``, ``Σ_w ‖u_w‖²``.
+    loss_sum : float or None
+        ``Σ_w f_w(z)`` when every slot's update is of the iteration reduced (one z), else None.
+    gram_row : np.ndarray or None
+        ``Σ_w`` of the workers' Anderson Gram rows when they all have one length, else None.
+    curvature : np.ndarray or None
+        ``Σ_w`` of the workers' curvature terms (the spectral ρ rule's f-part) when every
+        slot sent them for the iteration reduced, else None.
+    """
+
+    omega_sum: np.ndarray
+    primal_sq_sum: float
+    x_sq_sum: float
+    dual_sq_sum: float
+    loss_sum: float | None
+    gram_row: np.ndarray | None
+    curvature: np.ndarray | None = None
+
+
 class UpdateSlots:
     """Per slot: the latest ``ω`` and ``q``, the ``ω`` before it, and the iterations they used;
     and the z and ρ of the iterations those updates may refer to.
@@ -98,6 +126,11 @@ class UpdateSlots:
         self._omega = np.zeros((num_workers, num_features))
         self._omega_before = np.zeros((num_workers, num_features))
         self._primal_sq = np.zeros(num_workers)
+        self._x_sq = np.zeros(num_workers)
+        self._dual_sq = np.zeros(num_workers)
+        self._loss_at_z = np.zeros(num_workers)
+        self._gram: list[np.ndarray] = [np.zeros(0)] * num_workers
+        self._curvature: list[np.ndarray] = [np.zeros(0)] * num_workers
         self._iteration = np.zeros(num_workers, dtype=np.int64)
         self._iteration_before = np.zeros(num_workers, dtype=np.int64)
         self._z_of: dict[int, np.ndarray] = {}
@@ -119,11 +152,16 @@ class UpdateSlots:
             self._iteration_before[index] = self._iteration[index]
             self._omega[index] = update.omega
             self._primal_sq[index] = update.primal_sq
+            self._x_sq[index] = update.x_sq
+            self._dual_sq[index] = update.dual_sq
+            self._loss_at_z[index] = update.loss_at_z
+            self._gram[index] = update.gram
+            self._curvature[index] = update.curvature
             self._iteration[index] = update.header.iteration
 
-    def scaled_sums(self, *, rho: float) -> tuple[np.ndarray, float]:
-        """``(Σ_w ω_w, Σ_w q_w)`` in worker order (bit-reproducible; ``q`` summed exactly), with
-        each stale ``ω = x + u`` re-expressed in the current ρ.
+    def reduce(self, *, rho: float, iteration: int) -> Reduction:
+        """The sums of the global step of ``iteration`` (bit-reproducible: worker order, the
+        scalars summed exactly), with each stale ``ω = x + u`` re-expressed in the current ρ.
 
         An update computed at ρ_j carries ``u`` scaled by ``1/ρ_j``; the z-update at ρ
         needs ``x + u·ρ_j/ρ`` (async mode, where ρ may have changed since).  In sync mode
@@ -142,17 +180,29 @@ class UpdateSlots:
                     done = int(self._iteration[index])
                     _, _, dual = self._state_of(index)
                     omega[index] += dual * (self._rho_of[done] / rho - 1.0)
-            return omega.sum(axis=0), math.fsum(self._primal_sq)
+            lengths = {row.shape[0] for row in self._gram}
+            one_z = bool(np.all(self._iteration == iteration))
+            curvature_complete = one_z and all(
+                terms.shape[0] == CURVATURE_TERMS for terms in self._curvature
+            )
+            return Reduction(
+                omega_sum=omega.sum(axis=0),
+                primal_sq_sum=math.fsum(self._primal_sq),
+                x_sq_sum=math.fsum(self._x_sq),
+                dual_sq_sum=math.fsum(self._dual_sq),
+                loss_sum=math.fsum(self._loss_at_z) if one_z else None,
+                gram_row=np.sum(self._gram, axis=0) if len(lengths) == 1 else None,
+                curvature=np.sum(self._curvature, axis=0) if curvature_complete else None,
+            )
 
     def oldest_iteration(self) -> int:
         with self._lock:
             return int(self._iteration.min())
 
-    def local_iterates(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(x, ω)`` of every slot, stacked, shape (W, d) each (copies)."""
+    def omegas(self) -> np.ndarray:
+        """Every slot's latest ω, stacked, shape (W, d) (a copy)."""
         with self._lock:
-            x = np.stack([self._state_of(index)[1] for index in range(len(self._omega))])
-            return x, self._omega.copy()
+            return self._omega.copy()
 
     def state_of(self, index: int) -> tuple[int, np.ndarray, np.ndarray]:
         """``(last iteration done, x, u)`` of a slot, from the z and ρ of past iterations."""

@@ -126,7 +126,12 @@ def test_solve_writes_the_result_directory(tmp_path: Path) -> None:
         "dual_residual",
         "rho",
         "wall_seconds",
+        "objective",
+        "accelerated",
     }
+    # the objective at each iteration's z: at z = 0 first, falling to the returned one
+    assert body["history"][0]["objective"] == body["objective_at_zero"]
+    assert body["history"][-1]["objective"] >= body["objective"] - 1e-9 * abs(body["objective"])
     assert [w["worker"] for w in body["workers"]] == [0, 1]
     assert len(body["workers"][0]["compute_seconds"]) == body["iterations"]
     assert body["workers"][0]["cold_start_seconds"] > 0

@@ -59,6 +59,9 @@ class WireStrategies:
         self.wire = wire
         d = wire.features
         self.vectors = hnp.arrays(np.float64, d, elements=finite_floats)
+        self.short_vectors = hnp.arrays(
+            np.float64, st.integers(0, protocol.MAX_WINDOW), elements=finite_floats
+        )
 
         def headers(kind: protocol.MessageType) -> st.SearchStrategy[protocol.Header]:
             return st.builds(
@@ -79,6 +82,15 @@ class WireStrategies:
                 compute_seconds=nonnegative_floats,
                 idle_seconds=nonnegative_floats,
                 local_iterations=st.integers(0, INT_MAX),
+                loss_at_z=finite_floats,
+                x_sq=nonnegative_floats,
+                dual_sq=nonnegative_floats,
+                gram=self.short_vectors,
+                curvature=hnp.arrays(
+                    np.float64,
+                    st.sampled_from([0, protocol.CURVATURE_TERMS]),
+                    elements=finite_floats,
+                ),
             ),
             protocol.MessageType.JOIN: st.builds(
                 protocol.Join,
@@ -109,6 +121,9 @@ class WireStrategies:
                 rho=positive_floats,
                 rho_prev=positive_floats,
                 z=self.vectors,
+                mix=self.short_vectors,
+                restart=st.booleans(),
+                snapshot=st.booleans(),
             ),
             protocol.MessageType.TERMINATE: st.builds(
                 protocol.Terminate,
@@ -274,6 +289,14 @@ class WireStrategies:
             "rho": self._float_misses(),
             "rho_prev": self._float_misses(),
             "local_iters": self._int_misses(INT_MAX),
+            "loss_z": self._float_misses(),
+            "xsq": self._float_misses(),
+            "usq": self._float_misses(),
+            "gram": self._short_vector_misses(),
+            "mix": self._short_vector_misses(),
+            "curv": self._short_vector_misses(),
+            "snapshot": st.sampled_from([None, 0, 1, "true", b"\x01", [True]]),
+            "restart": st.sampled_from([None, 0, 1, "true", b"\x01", [True]]),
             "reason": st.one_of(
                 st.text(max_size=8),
                 st.text(
@@ -314,6 +337,22 @@ class WireStrategies:
             ),
             self.vectors.map(np.ndarray.tolist),
             self.vectors.map(np.ndarray.tobytes),
+            self.fake_arrays(),
+        )
+
+    def _short_vector_misses(self) -> st.SearchStrategy[Any]:
+        """A short float64 vector but for one NaN/inf entry, too many entries, or its dtype."""
+        window = protocol.MAX_WINDOW
+        return st.one_of(
+            st.builds(
+                poisoned,
+                hnp.arrays(np.float64, st.integers(1, window), elements=finite_floats),
+                st.just(0),
+                st.sampled_from([math.nan, math.inf, -math.inf]),
+            ),
+            hnp.arrays(np.float64, st.sampled_from([(window + 1,), (2, 2), (1, 1)])),
+            st.builds(cast, self.short_vectors, st.sampled_from([">f8", "<f4", "<i8", "O"])),
+            self.short_vectors.map(np.ndarray.tolist),
             self.fake_arrays(),
         )
 

@@ -30,6 +30,11 @@ def _update(**overrides) -> protocol.Update:
         compute_seconds=0.5,
         idle_seconds=0.1,
         local_iterations=12,
+        loss_at_z=41.5,
+        x_sq=2.0,
+        dual_sq=0.5,
+        gram=np.array([0.25, -0.125, 1.0]),
+        curvature=np.array([1.0, 2.0, 0.5]),
     )
     fields.update(overrides)
     return protocol.Update(**fields)
@@ -37,7 +42,7 @@ def _update(**overrides) -> protocol.Update:
 
 def _body(**overrides) -> bytes:
     body = {
-        "v": 1,
+        "v": protocol.PROTOCOL_VERSION,
         "type": "update",
         "solve": SOLVE,
         "worker": 0,
@@ -48,6 +53,11 @@ def _body(**overrides) -> bytes:
         "compute_s": 0.0,
         "idle_s": 0.0,
         "local_iters": 1,
+        "loss_z": 0.0,
+        "xsq": 0.0,
+        "usq": 0.0,
+        "gram": np.zeros(0),
+        "curv": np.zeros(0),
     }
     body.update(overrides)
     import msgpack_numpy
@@ -135,10 +145,19 @@ def test_a_malformed_loss_report_is_refused(change: dict, error: str) -> None:
 
 def test_broadcast_round_trip() -> None:
     frames = protocol.encode_broadcast(
-        protocol.Iterate(iteration=4, rho=2.0, rho_prev=1.0, z=np.ones(D)), solve_id=SOLVE
+        protocol.Iterate(
+            iteration=4,
+            rho=2.0,
+            rho_prev=1.0,
+            z=np.ones(D),
+            mix=np.array([-0.5, 1.5]),
+            restart=True,
+        ),
+        solve_id=SOLVE,
     )
     decoded = protocol.decode_broadcast(frames, solve_id=SOLVE, num_features=D)
     assert isinstance(decoded, protocol.Iterate) and (decoded.rho, decoded.rho_prev) == (2.0, 1.0)
+    assert decoded.mix.tolist() == [-0.5, 1.5] and decoded.restart is True
     final = protocol.decode_broadcast(
         protocol.encode_broadcast(
             protocol.Terminate(iteration=4, z=np.ones(D), reason="converged"), solve_id=SOLVE
@@ -154,7 +173,7 @@ def test_broadcast_round_trip() -> None:
     [
         (b"\xc1garbage", "undecodable message"),
         (msgpack.packb([1, 2, 3]), "message must be a map, got list"),
-        (_body(v=2), "protocol version must be 1, got 2"),
+        (_body(v=1), "protocol version must be 2, got 1"),
         (_body(solve="other"), "unknown solve id 'other'"),
         (_body(type="iterate"), "message type iterate is not sent by workers"),
         (_body(type="hello"), "unknown message type 'hello'"),
@@ -173,6 +192,18 @@ def test_broadcast_round_trip() -> None:
         (_body(q=-1.0), "field 'q' must be a finite number >= 0.0, got -1.0"),
         (_body(q=float("nan")), "field 'q' must be a finite number"),
         (_body(q="1"), "field 'q' must be a finite number"),
+        (_body(usq=-1.0), "field 'usq' must be a finite number >= 0.0, got -1.0"),
+        (_body(loss_z=float("inf")), "field 'loss_z' must be a finite number"),
+        (
+            _body(gram=np.zeros(protocol.MAX_WINDOW + 1)),
+            "field 'gram' must be float64 of at most 64 entries, got float64 of shape",
+        ),
+        (_body(gram=np.array([1.0, np.nan])), "field 'gram' has non-finite entries"),
+        (_body(gram=[1.0]), "field 'gram' must be an array, got list"),
+        (
+            _body(curv=np.zeros(4)),
+            r"field 'curv' must be float64 of at most 3 entries, got float64 of shape \(4,\)",
+        ),
     ],
 )
 def test_invalid_worker_messages_are_refused_with_the_reason(raw: bytes, error: str) -> None:

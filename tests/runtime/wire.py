@@ -46,11 +46,34 @@ MSGPACK_INT_MIN, MSGPACK_INT_MAX = -(2**63), 2**64 - 1
 
 HEADER_KEYS = ("v", "type", "solve", "worker", "epoch", "iter")
 KEYS_OF = {
-    MessageType.UPDATE: (*HEADER_KEYS, "omega", "q", "compute_s", "idle_s", "local_iters"),
+    MessageType.UPDATE: (
+        *HEADER_KEYS,
+        "omega",
+        "q",
+        "compute_s",
+        "idle_s",
+        "local_iters",
+        "loss_z",
+        "xsq",
+        "usq",
+        "gram",
+        "curv",
+    ),
     MessageType.JOIN: (*HEADER_KEYS, "rows"),
     MessageType.LOSS: (*HEADER_KEYS, "loss", "grad", "loss0", "grad0"),
     MessageType.FAILED: (*HEADER_KEYS, "reason", "deterministic"),
-    MessageType.ITERATE: ("v", "type", "solve", "iter", "rho", "rho_prev", "z"),
+    MessageType.ITERATE: (
+        "v",
+        "type",
+        "solve",
+        "iter",
+        "rho",
+        "rho_prev",
+        "z",
+        "mix",
+        "restart",
+        "snapshot",
+    ),
     MessageType.TERMINATE: ("v", "type", "solve", "iter", "z", "reason"),
 }
 WORKER_KEYS = tuple(
@@ -136,6 +159,13 @@ def _check_int(value: object, low: int, high: int) -> None:
     assert type(value) is int and low <= value <= high, value
 
 
+def _check_short_vector(value: object) -> None:
+    assert isinstance(value, np.ndarray)
+    assert value.dtype == np.float64 and value.ndim == 1, value
+    assert value.shape[0] <= protocol.MAX_WINDOW, value.shape
+    assert np.isfinite(value).all(), value
+
+
 def _check_vector(wire: Wire, value: object) -> None:
     assert isinstance(value, np.ndarray)
     assert value.dtype == np.float64 and value.shape == (wire.features,), value
@@ -158,6 +188,12 @@ def check_worker_message(wire: Wire, message: object) -> None:
         _check_float(message.compute_seconds, low=0.0)
         _check_float(message.idle_seconds, low=0.0)
         _check_int(message.local_iterations, 0, INT_MAX)
+        _check_float(message.loss_at_z)
+        _check_float(message.x_sq, low=0.0)
+        _check_float(message.dual_sq, low=0.0)
+        _check_short_vector(message.gram)
+        _check_short_vector(message.curvature)
+        assert message.curvature.shape[0] <= protocol.CURVATURE_TERMS
     elif isinstance(message, Join):
         assert header.type is MessageType.JOIN
         _check_int(message.row_start, MSGPACK_INT_MIN, MSGPACK_INT_MAX)
@@ -185,6 +221,8 @@ def check_broadcast(wire: Wire, message: object) -> None:
         _check_float(message.rho, low=0.0)
         _check_float(message.rho_prev, low=0.0)
         assert message.rho > 0.0 and message.rho_prev > 0.0  # workers divide by them
+        _check_short_vector(message.mix)
+        assert type(message.restart) is bool and type(message.snapshot) is bool
     else:
         assert isinstance(message.reason, str)
     assert_same_message(

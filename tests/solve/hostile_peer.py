@@ -156,6 +156,11 @@ def _forge(shot: Forged, *, trigger: int, final: int) -> bytes:
         compute_seconds=0.0,
         idle_seconds=0.0,
         local_iterations=1,
+        loss_at_z=0.0,
+        x_sq=0.0,
+        dual_sq=0.0,
+        gram=np.zeros(0),
+        curvature=np.zeros(0),
     )
     return encode_worker_message(update)
 

@@ -10,8 +10,8 @@ import pytest
 from scheduler_host.solve.global_step import GlobalStep, RhoBounds
 from scheduler_host.solve.penalty_rule import (
     CurvatureEstimate,
-    LocalIterates,
     PenaltyRule,
+    SpectralInputs,
     SpectralPenalty,
     curvature_estimate,
     safeguarded,
@@ -73,8 +73,12 @@ def test_safeguards_round_limit_and_bound() -> None:
     assert safeguarded(1.0, 8.0, iteration=10**6, bounds=bounds) == 1.0
 
 
-def _iterates(x: np.ndarray, omega: np.ndarray, z_prev: np.ndarray, z: np.ndarray):
-    return LocalIterates(x=x, omega=omega, z_prev=z_prev, z=z)
+def _curvature_terms(x: np.ndarray, gradient: np.ndarray, last: tuple | None):
+    """What the workers send, summed: (⟨Δx, Δĝ⟩, ‖Δĝ‖², ‖Δx‖²), ĝ = -ŷ (runtime.admm_state)."""
+    if last is None:
+        return None
+    step, change = x - last[0], gradient - last[1]
+    return np.array([np.vdot(step, change), np.vdot(change, change), np.vdot(step, step)])
 
 
 def test_the_spectral_rule_recovers_the_two_curvatures() -> None:
@@ -85,44 +89,66 @@ def test_the_spectral_rule_recovers_the_two_curvatures() -> None:
     a, b, rho, workers = 4.0, 9.0, 1.0, 2
     rule = SpectralPenalty(bounds=None)
 
-    def consistent(x_value: float, z_prev_value: float) -> LocalIterates:
+    def consistent(x_value: float, z_prev_value: float, last: tuple | None):
         x, z_prev = np.full((workers, 3), x_value), np.full(3, z_prev_value)
         omega = z_prev - a * x / rho
         z = workers * rho * omega[0] / (workers * rho + b)
-        return _iterates(x, omega, z_prev, z)
+        dual_hat = rho * (omega - z_prev)
+        inputs = SpectralInputs(curvature=_curvature_terms(x, -dual_hat, last), omega=omega, z=z)
+        return inputs, (x, -dual_hat)
 
-    assert rule.next_rho(iteration=1, rho=rho, iterates=consistent(1.0, 0.5)) == rho
-    proposal = rule.next_rho(iteration=2, rho=rho, iterates=consistent(2.0, 0.25))
+    assert rule.snapshot_due(1)
+    first, snapshot = consistent(1.0, 0.5, None)
+    assert rule.next_rho(iteration=1, rho=rho, inputs=first) == rho
+    assert rule.snapshot_due(2) and not rule.snapshot_due(3)
+    second, _ = consistent(2.0, 0.25, snapshot)
+    proposal = rule.next_rho(iteration=2, rho=rho, inputs=second)
     # √(4 · 9/2) = 4.24: log2 = 2.08, 8 quarter octaves from ρ = 1
     assert proposal == safeguarded(rho, math.sqrt(a * b / workers), iteration=2, bounds=None)
     assert proposal == 4.0
 
 
+def test_without_the_workers_terms_only_h_is_estimated() -> None:
+    """A replacement has no snapshot and sends no terms: α is missing, β alone decides."""
+    a, b, rho, workers = 4.0, 9.0, 1.0, 2
+    rule = SpectralPenalty(bounds=None)
+    for iteration, (x_value, z_prev_value) in enumerate([(1.0, 0.5), (2.0, 0.25)], start=1):
+        x, z_prev = np.full((workers, 3), x_value), np.full(3, z_prev_value)
+        omega = z_prev - a * x / rho
+        z = workers * rho * omega[0] / (workers * rho + b)
+        rho_next = rule.next_rho(
+            iteration=iteration, rho=rho, inputs=SpectralInputs(curvature=None, omega=omega, z=z)
+        )
+    assert rho_next == safeguarded(rho, b / workers, iteration=2, bounds=None)
+
+
 def test_estimates_are_taken_every_other_iteration() -> None:
     rule = SpectralPenalty(bounds=None)
-    x, omega, z = np.ones((1, 2)), np.ones((1, 2)), np.zeros(2)
-    # the first call only records; an odd iteration neither estimates nor records
-    for iteration in (1, 3):
-        assert (
-            rule.next_rho(iteration=iteration, rho=2.0, iterates=_iterates(x, omega, z, z)) == 2.0
-        )
+    omega, z = np.ones((1, 2)), np.zeros(2)
+    # the first call only records; an odd iteration has no inputs, and ρ stays
+    assert (
+        rule.next_rho(iteration=1, rho=2.0, inputs=SpectralInputs(curvature=None, omega=omega, z=z))
+        == 2.0
+    )
+    assert not rule.snapshot_due(3)
+    assert rule.next_rho(iteration=3, rho=2.0, inputs=None) == 2.0
 
 
 def test_uncorrelated_iterates_keep_rho() -> None:
     rng = np.random.default_rng(0)
     rule = SpectralPenalty(bounds=RhoBounds(lower=0.01, upper=100.0))
     for iteration in range(1, 9):
-        iterates = _iterates(
-            rng.standard_normal((3, 50)),
-            rng.standard_normal((3, 50)),
-            rng.standard_normal(50),
-            rng.standard_normal(50),
+        inputs = SpectralInputs(
+            curvature=np.array([rng.standard_normal(), 1.0 + rng.random(), 1.0 + rng.random()])
+            * np.array([1e-3, 1.0, 1.0]),
+            omega=rng.standard_normal((3, 50)),
+            z=rng.standard_normal(50),
         )
-        assert rule.next_rho(iteration=iteration, rho=1.5, iterates=iterates) == 1.5
+        assert rule.next_rho(iteration=iteration, rho=1.5, inputs=inputs) == 1.5
 
 
 def test_balance_takes_the_global_steps_rho() -> None:
     step = GlobalStep(z=np.zeros(2), primal_residual=1.0, dual_residual=0.0, rho_next=4.0)
     rule = PenaltyRule("balance", bounds=None)
-    assert not rule.needs_iterates
-    assert rule.next_rho(iteration=3, rho=2.0, step=step, iterates=None) == 4.0
+    assert not rule.snapshot_due(1)
+    assert rule.next_rho(iteration=3, rho=2.0, step=step, inputs=None) == 4.0

@@ -57,6 +57,11 @@ class _Intruder(LocalProcessSpawner):
             compute_seconds=0.0,
             idle_seconds=0.0,
             local_iterations=1,
+            loss_at_z=0.0,
+            x_sq=0.0,
+            dual_sq=0.0,
+            gram=np.zeros(0),
+            curvature=np.zeros(0),
         )
         deadline = time.monotonic() + 3
         while time.monotonic() < deadline:
@@ -125,6 +130,11 @@ def test_a_worker_cannot_speak_for_another_slot(
                             compute_seconds=0.0,
                             idle_seconds=0.0,
                             local_iterations=1,
+                            loss_at_z=0.0,
+                            x_sq=0.0,
+                            dual_sq=0.0,
+                            gram=np.zeros(0),
+                            curvature=np.zeros(0),
                         )
                     )
                 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
@@ -14,7 +15,15 @@ from scheduler_host.solve.slots import SlotRegistry, SlotState, UpdateSlots
 SOLVE = "s" * 32
 
 
-def _update(worker: int, iteration: int, omega: np.ndarray, primal_sq: float = 0.0) -> Update:
+def _update(
+    worker: int,
+    iteration: int,
+    omega: np.ndarray,
+    primal_sq: float = 0.0,
+    *,
+    loss_at_z: float = 0.0,
+    gram: np.ndarray | None = None,
+) -> Update:
     return Update(
         header=Header(
             type=MessageType.UPDATE, solve_id=SOLVE, worker_index=worker, iteration=iteration
@@ -24,6 +33,11 @@ def _update(worker: int, iteration: int, omega: np.ndarray, primal_sq: float = 0
         compute_seconds=0.0,
         idle_seconds=0.0,
         local_iterations=1,
+        loss_at_z=loss_at_z,
+        x_sq=primal_sq + 1.0,
+        dual_sq=2.0 * primal_sq,
+        gram=np.zeros(0) if gram is None else gram,
+        curvature=np.zeros(0),
         retiring=False,
         final=False,
     )
@@ -54,9 +68,7 @@ def test_state_of_rebuilds_the_workers_x_and_u_exactly(alpha: float) -> None:
         assert done == iteration
         np.testing.assert_allclose(x_held, x, rtol=0, atol=1e-13)
         np.testing.assert_allclose(u_held, u, rtol=0, atol=1e-13)
-        stacked_x, stacked_omega = slots.local_iterates()
-        np.testing.assert_array_equal(stacked_x, x_held[None, :])
-        np.testing.assert_array_equal(stacked_omega, (x + u)[None, :])
+        np.testing.assert_array_equal(slots.omegas(), (x + u)[None, :])
 
 
 def test_a_slot_that_never_reported_resumes_from_zero() -> None:
@@ -78,9 +90,40 @@ def test_stale_updates_are_re_expressed_in_the_current_rho() -> None:
     slots.open_iteration(2, z=z1, rho=4.0)  # ρ quadrupled; worker 1 is still at iteration 1
     x1, u1 = _worker_step(x0, u0, z=z1, rho=4.0, rho_last=1.0)
     slots.store(_update(0, 2, x1 + u1, primal_sq=0.5))
-    omega_sum, primal_sq_sum = slots.scaled_sums(rho=4.0)
-    np.testing.assert_allclose(omega_sum, (x1 + u1) + (x0 + u0 * 1.0 / 4.0), atol=1e-14)
-    assert primal_sq_sum == 2.5
+    reduction = slots.reduce(rho=4.0, iteration=2)
+    np.testing.assert_allclose(reduction.omega_sum, (x1 + u1) + (x0 + u0 * 1.0 / 4.0), atol=1e-14)
+    assert reduction.primal_sq_sum == 2.5
+    assert reduction.loss_sum is None  # the two updates were computed at two z's
+
+
+def test_a_reduction_sums_the_scalars_and_the_gram_rows_in_worker_order() -> None:
+    slots = UpdateSlots(num_workers=3, num_features=2, rho0=1.0)
+    slots.open_iteration(1, z=np.zeros(2), rho=1.0)
+    for worker in (2, 0, 1):  # arrival order does not matter
+        slots.store(
+            _update(
+                worker,
+                1,
+                np.full(2, float(worker)),
+                primal_sq=0.1 * worker,
+                loss_at_z=10.0**worker,
+                gram=np.array([1.0, float(worker)]),
+            )
+        )
+    reduction = slots.reduce(rho=1.0, iteration=1)
+    assert reduction.omega_sum.tolist() == [3.0, 3.0]
+    primal_sq = [0.1 * worker for worker in range(3)]
+    assert reduction.primal_sq_sum == math.fsum(primal_sq)  # exactly rounded
+    assert reduction.x_sq_sum == math.fsum(value + 1.0 for value in primal_sq)
+    assert reduction.dual_sq_sum == math.fsum(2.0 * value for value in primal_sq)
+    assert reduction.loss_sum == 111.0
+    assert reduction.gram_row is not None and reduction.gram_row.tolist() == [3.0, 3.0]
+    # a worker that could not follow the window (a replacement) sends a shorter row
+    slots.open_iteration(2, z=np.zeros(2), rho=1.0)
+    slots.store(_update(1, 2, np.zeros(2), gram=np.array([5.0])))
+    mixed = slots.reduce(rho=1.0, iteration=2)
+    assert mixed.gram_row is None
+    assert mixed.loss_sum is None  # workers 0 and 2 are still at iteration 1
 
 
 def test_history_is_forgotten_once_no_update_refers_to_it() -> None:
@@ -111,7 +154,7 @@ def test_a_sum_never_sees_half_an_update() -> None:
     try:
         torn = 0
         for _ in range(300):
-            omega_sum, _ = slots.scaled_sums(rho=1.0)
+            omega_sum = slots.reduce(rho=1.0, iteration=1).omega_sum
             torn += int(omega_sum.min() != omega_sum.max())
     finally:
         stop.set()
