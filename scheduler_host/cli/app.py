@@ -17,9 +17,6 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 import typer
-from typer._click.core import Context
-from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
-from typer._click.formatting import HelpFormatter
 from typer.core import TyperGroup
 
 from scheduler_host.cli.errors import error_line
@@ -80,29 +77,29 @@ class LazyCommands(TyperGroup):
 
     verbose = False
 
-    def list_commands(self, ctx: Context) -> list[str]:
+    def list_commands(self, ctx: Any) -> list[str]:
         return [*super().list_commands(ctx), *COMMANDS]
 
-    def get_command(self, ctx: Context, cmd_name: str) -> Any:
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
         if cmd_name in COMMANDS:
             return load_command(cmd_name)
         return super().get_command(ctx, cmd_name)
 
-    def resolve_command(self, ctx: Context, args: list[str]) -> Any:
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
         name = args[0] if args else ""
         if name and not name.startswith("-") and name not in self.list_commands(ctx):
-            raise UsageError(
+            raise typer.BadParameter(
                 f"no such command {name!r} (allowed: {', '.join(self.list_commands(ctx))})"
             )
         return super().resolve_command(ctx, args)
 
-    def format_commands(self, ctx: Context, formatter: HelpFormatter) -> None:
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
         """The commands and their summaries, without importing them."""
         rows = [(name, summary) for name, (_, _, summary) in COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
-    def invoke(self, ctx: Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         self.verbose = bool(ctx.params.get("verbose"))
         return super().invoke(ctx)
 
@@ -120,10 +117,10 @@ class LazyCommands(TyperGroup):
             return super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
         try:
             code = super().main(args, prog_name, complete_var, False, windows_expand_args, **extra)
-        except NoArgsIsHelpError as help_shown:
-            typer.echo(help_shown.format_message(), err=True)
-            sys.exit(help_shown.exit_code)
-        except ClickException as error:
+        except typer.TyperException as error:
+            if type(error).__name__ == "NoArgsIsHelpError":  # no arguments: the help
+                typer.echo(error.format_message(), err=True)
+                sys.exit(error.exit_code)
             if self.verbose:
                 traceback.print_exc()
             typer.echo(error_line(error), err=True)

@@ -12,11 +12,12 @@ rephrased into that voice by :func:`error_line`; a traceback is shown only with
 from __future__ import annotations
 
 import difflib
+from typing import Any
 
-from typer._click.exceptions import BadParameter, ClickException, MissingParameter, NoSuchOption
+import typer
 
 
-class CommandFailed(ClickException):
+class CommandFailed(typer.TyperException):
     """A failure after the command started (not a usage error); ``flag`` is whom to blame."""
 
     def __init__(self, message: str, *, flag: str | None = None, exit_code: int = 1) -> None:
@@ -33,7 +34,7 @@ def _sentence(text: str) -> str:
     return text
 
 
-def _hint_of(error: BadParameter) -> str | None:
+def _hint_of(error: Any) -> str | None:
     """The flag or argument a parameter error names, without click's quotes."""
     hint = error.param_hint
     if hint is None and error.param is not None:
@@ -45,19 +46,25 @@ def _hint_of(error: BadParameter) -> str | None:
     return " / ".join(hint)
 
 
-def error_line(error: ClickException) -> str:
-    """The one line reporting ``error``: ``error: [FLAG: ]what is wrong[ (allowed: ...)]``."""
+def error_line(error: typer.TyperException) -> str:
+    """The one line reporting ``error``: ``error: [FLAG: ]what is wrong[ (allowed: ...)]``.
+
+    typer's usage errors are told apart by what they carry (its exception classes other
+    than ``BadParameter`` are not public): an unknown option its ``option_name``, a missing
+    parameter its ``param_type``.
+    """
     flag: str | None = None
     if isinstance(error, CommandFailed):
         flag, what = error.flag, error.message
-    elif isinstance(error, NoSuchOption):
+    elif hasattr(error, "option_name") and hasattr(error, "possibilities"):
         flag, what = error.option_name, "no such option"
-        close = difflib.get_close_matches(error.option_name, error.possibilities or [], cutoff=0.8)
+        candidates = error.possibilities or []
+        close = difflib.get_close_matches(error.option_name, candidates, cutoff=0.8)
         if close:
             what += f" (did you mean {' or '.join(close)}?)"
-    elif isinstance(error, MissingParameter):
+    elif isinstance(error, typer.BadParameter) and hasattr(error, "param_type"):
         flag, what = _hint_of(error), "required"
-    elif isinstance(error, BadParameter):
+    elif isinstance(error, typer.BadParameter):
         flag, what = _hint_of(error), error.message.strip().removesuffix(".")
     else:
         what = _sentence(error.message)
