@@ -75,6 +75,15 @@ class SolveResult:
     solve_seconds: float
     dropped_messages: int
     replacements: int = 0
+    #: Stopped by Ctrl-C or SIGTERM: x is the latest z, ``reason`` says at which iteration.
+    interrupted: bool = False
+
+    @property
+    def status(self) -> str:
+        """``converged``, ``not converged`` or ``interrupted``."""
+        if self.interrupted:
+            return "interrupted"
+        return "converged" if self.converged else "not converged"
 
     def to_json_dict(self) -> dict[str, Any]:
         """``result.json``'s content (x itself goes to ``x.npy``)."""
@@ -93,7 +102,8 @@ class SolveResult:
             )
         return {
             "solve_id": self.solve_id,
-            "objective": self.objective,
+            "status": self.status,
+            "objective": finite_or_none(self.objective),
             "iterations": self.iterations,
             "converged": self.converged,
             **self.check_fields(),
@@ -119,7 +129,10 @@ class SolveResult:
         }
 
     def summary(self) -> str:
-        state = "converged" if self.converged else f"NOT converged ({self.reason})"
+        if self.interrupted:
+            state = f"INTERRUPTED ({self.reason})"
+        else:
+            state = "converged" if self.converged else f"NOT converged ({self.reason})"
         return (
             f"{state} in {self.iterations} iterations, objective {self.objective:.10g}, "
             f"optimality {self.optimality:.1e} (tolerance {self.optimality_tolerance:.1e}), "

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
 from scheduler_host.cli.errors import CommandFailed
-from scheduler_host.cli.signals import exit_code_of, sigterm_as_interrupt
+from scheduler_host.cli.signals import exit_code_of, interrupts_ignored, sigterm_as_interrupt
 from scheduler_host.cli.verdict import exit_unless_converged
 
 if TYPE_CHECKING:
+    from scheduler_host.cli.out_dir import SavedResult
+    from scheduler_host.results import SolveResult
     from scheduler_host.solve_spec import SolveSpec
     from scheduler_host.spawners.base import Spawner
 
@@ -32,8 +34,6 @@ def run_solve_command(
     if not converged (unless ``allow_unconverged``)."""
     from rich.console import Console
 
-    from scheduler_host.assignments import spec_as_json
-    from scheduler_host.cli.out_dir import save_result
     from scheduler_host.cli.progress import iteration_progress
     from scheduler_host.solve import SchedulerOptions, SolveFailed, run_solve
 
@@ -62,9 +62,22 @@ def run_solve_command(
     except SolveFailed as error:
         raise CommandFailed(f"the solve failed: {error}") from None
     except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: run_solve stopped the workers
-        typer.echo("interrupted: the solve was stopped, and its workers with it", err=True)
-        raise typer.Exit(code=exit_code_of(interrupt)) from None
+        _save_interrupted(interrupt, out=out, spec=spec)
     typer.echo(result.summary())
+    saved = _save(out, result, spec)
+    typer.echo(f"results in {saved.directory}/ (result.json, x.npy, convergence.png)")
+    exit_unless_converged(result.converged, allow_unconverged=allow_unconverged)
+
+
+#: The first words of what an interrupted solve says (then where its iterate went).
+INTERRUPTED = "interrupted: the solve was stopped, and its workers with it"
+
+
+def _save(out: Path, result: SolveResult, spec: SolveSpec) -> SavedResult:
+    """``result`` in ``out``, or a fallback (an error naming ``--out`` says which)."""
+    from scheduler_host.assignments import spec_as_json
+    from scheduler_host.cli.out_dir import save_result
+
     try:
         saved = save_result(out, result, spec=spec_as_json(spec))
     except OSError as error:
@@ -73,5 +86,23 @@ def run_solve_command(
         raise CommandFailed(
             f"{saved.failure}; the result was saved to {saved.directory}/ instead", flag="--out"
         )
-    typer.echo(f"results in {saved.directory}/ (result.json, x.npy, convergence.png)")
-    exit_unless_converged(result.converged, allow_unconverged=allow_unconverged)
+    return saved
+
+
+def _save_interrupted(interrupt: KeyboardInterrupt, *, out: Path, spec: SolveSpec) -> NoReturn:
+    """Save the interrupted solve's latest iterate (status ``interrupted``), say where, and
+    exit 128 + the signal's number; further interrupts are ignored while it is written."""
+    code = exit_code_of(interrupt)
+    result = getattr(interrupt, "result", None)
+    if result is None:
+        typer.echo(f"{INTERRUPTED}, before its first iteration: nothing to save", err=True)
+        raise typer.Exit(code=code)
+    with interrupts_ignored():
+        typer.echo(result.summary())
+        saved = _save(out, result, spec)
+    typer.echo(
+        f"{INTERRUPTED}; its iterate after iteration {result.iterations} is saved in "
+        f"{saved.directory}/ (status interrupted)",
+        err=True,
+    )
+    raise typer.Exit(code=code)

@@ -119,6 +119,7 @@ class Coordinator:
         self.arrived: set[int] = set()
         self.opened_at = 0.0
         self.reports: dict[int, LossReport] = {}
+        self.history: list[IterationRecord] = []  # kept for a solve interrupted midway
 
     # -- what membership needs -----------------------------------------------------------
     def _assignment(self, index: int, epoch: int) -> WorkerAssignment:
@@ -209,7 +210,7 @@ class Coordinator:
             self._poll(deadline, "workers to join")
 
     def _iterate(self) -> tuple[list[IterationRecord], bool]:
-        history: list[IterationRecord] = []
+        history = self.history
         started = time.monotonic()
         converged = False
         slots = self.transport.slots
