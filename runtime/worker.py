@@ -277,6 +277,7 @@ class _Worker:
                 local_iterations=report.iterations,
                 retiring=notice,
                 final=final,
+                local_stop=report.stop_reason,
             )
         )
         self.notice_given = self.notice_given or notice

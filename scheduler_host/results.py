@@ -6,6 +6,7 @@ import json
 import math
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +39,7 @@ class WorkerIteration:
     compute_seconds: float
     idle_seconds: float
     local_iterations: int
+    local_stop: str | None = None  # why its local solver stopped (None: not reported)
 
 
 def finite_or_none(value: float) -> float | None:
@@ -98,6 +100,7 @@ class SolveResult:
                     "compute_seconds": [w.compute_seconds for w in mine],
                     "idle_seconds": [w.idle_seconds for w in mine],
                     "local_iterations": [w.local_iterations for w in mine],
+                    "local_stop": [w.local_stop for w in mine],
                 }
             )
         return {
@@ -116,8 +119,15 @@ class SolveResult:
             "dropped_messages": self.dropped_messages,
             "replacements": self.replacements,
             "history": [asdict(record) for record in self.history],
+            "local_stop_reasons": self.local_stop_reasons(),
             "workers": workers,
         }
+
+    def local_stop_reasons(self) -> dict[str, int]:
+        """How often each reason stopped a worker's local solver (its x-updates), by reason."""
+        return dict(
+            sorted(Counter(w.local_stop for w in self.worker_iterations if w.local_stop).items())
+        )
 
     def check_fields(self) -> dict[str, Any]:
         """The check at the stop, as JSON has it (result.json and the service status)."""
@@ -163,11 +173,17 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     return path
 
 
-def write_result(directory: Path, result: SolveResult, *, spec: dict[str, Any]) -> Path:
-    """Write ``result.json`` (with the spec) and ``x.npy``, each atomically; returns the
-    directory."""
+def write_result(
+    directory: Path,
+    result: SolveResult,
+    *,
+    spec: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``result.json`` (the spec, ``extra``'s entries, the result) and ``x.npy``, each
+    atomically; returns the directory."""
     directory.mkdir(parents=True, exist_ok=True)
-    body = {"spec": spec, **result.to_json_dict()}
+    body = {"spec": spec, **(extra or {}), **result.to_json_dict()}
     text = (json.dumps(body, indent=2) + "\n").encode()
     write_atomically(directory / "result.json", lambda stream: stream.write(text))
     write_atomically(directory / "x.npy", lambda stream: np.save(stream, result.x))

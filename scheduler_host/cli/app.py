@@ -14,6 +14,7 @@ import logging
 import sys
 import traceback
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -59,6 +60,24 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
 }
 
 
+#: The program's name, and where the root's context keeps the command line and the time it
+#: started (``ctx.meta``, which every command's context shares).
+PROGRAM = "lambda-admm"
+COMMAND_LINE = "lambda_admm.command_line"
+STARTED = "lambda_admm.started"
+
+
+def command_line(ctx: Any) -> tuple[str, ...]:
+    """The command line as typed, ``("lambda-admm", "solve", ...)``, from any context."""
+    return tuple(ctx.meta.get(COMMAND_LINE, (PROGRAM,)))
+
+
+def command_started(ctx: Any) -> datetime:
+    """When the command started (UTC), from any context."""
+    started: datetime = ctx.meta.get(STARTED) or datetime.now(UTC)
+    return started
+
+
 def load_command(name: str) -> Any:
     """The click command ``name`` (importing its module)."""
     module_name, inner, _ = COMMANDS[name]
@@ -98,6 +117,17 @@ class LazyCommands(TyperGroup):
         rows = [(name, summary) for name, (_, _, summary) in COMMANDS.items()]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+    def make_context(
+        self, info_name: str | None, args: list[str], parent: Any = None, **extra: Any
+    ) -> Any:
+        """The root's context, holding the command line as typed and when it started (for a
+        result's provenance)."""
+        typed, started = list(args), datetime.now(UTC)
+        ctx = super().make_context(info_name, args, parent=parent, **extra)
+        ctx.meta[COMMAND_LINE] = (PROGRAM, *typed)
+        ctx.meta[STARTED] = started
+        return ctx
 
     def invoke(self, ctx: Any) -> Any:
         self.verbose = bool(ctx.params.get("verbose"))

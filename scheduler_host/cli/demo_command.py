@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from scheduler_host.cli.app import command_line, command_started
+from scheduler_host.cli.provenance import Provenance, data_source
 from scheduler_host.cli.solving import run_solve_command
 from scheduler_host.cli.spec_flags import build_spec
 from scheduler_host.cli.verdict import AllowUnconverged
@@ -40,6 +42,7 @@ def demo_spec(*, workers: int, local_solver: str) -> SolveSpec:
 
 @app.command()
 def demo(
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="result directory")] = Path("results/demo"),
     workers: Annotated[int, typer.Option(help="W")] = 4,
     allow_unconverged: AllowUnconverged = False,
@@ -61,6 +64,9 @@ def demo(
         spawner=LocalProcessSpawner(log_directory=out / "logs"),
         out=out,
         solve_id=uuid.uuid4().hex,
+        provenance=Provenance(
+            command=command_line(ctx), data=data_source(spec), started=command_started(ctx)
+        ),
         allow_unconverged=allow_unconverged,
     )
     typer.echo(

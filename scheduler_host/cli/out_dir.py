@@ -109,11 +109,13 @@ class SavedResult:
     failure: str | None = None
 
 
-def _write_all(directory: Path, result: SolveResult, spec: dict[str, Any]) -> None:
+def _write_all(
+    directory: Path, result: SolveResult, spec: dict[str, Any], extra: dict[str, Any]
+) -> None:
     from scheduler_host.cli.plots import plot_convergence
     from scheduler_host.results import write_result
 
-    write_result(directory, result, spec=spec)
+    write_result(directory, result, spec=spec, extra=extra)
     plot_convergence(
         result,
         directory / "convergence.png",
@@ -122,14 +124,17 @@ def _write_all(directory: Path, result: SolveResult, spec: dict[str, Any]) -> No
     )
 
 
-def save_result(out: Path, result: SolveResult, *, spec: dict[str, Any]) -> SavedResult:
-    """Write ``result.json``, ``x.npy`` and ``convergence.png`` into ``out``, or a fallback.
+def save_result(
+    out: Path, result: SolveResult, *, spec: dict[str, Any], extra: dict[str, Any] | None = None
+) -> SavedResult:
+    """Write ``result.json`` (with ``extra``'s entries), ``x.npy`` and ``convergence.png``
+    into ``out``, or a fallback.
 
     The fallbacks are ``results/<solve id>`` (unless that is ``out``), then
     ``<temp dir>/lambda-admm-rescued-<solve id>``. Raises ``OSError`` only if all fail.
     """
     try:
-        _write_all(out, result, spec)
+        _write_all(out, result, spec, extra or {})
         return SavedResult(directory=out)
     except OSError as error:
         failure = f"cannot write the result to {out}: {error}"
@@ -142,7 +147,7 @@ def save_result(out: Path, result: SolveResult, *, spec: dict[str, Any]) -> Save
             continue
         try:
             fallback.mkdir(parents=True, exist_ok=True)
-            _write_all(fallback, result, spec)
+            _write_all(fallback, result, spec, extra or {})
         except OSError:
             continue
         return SavedResult(directory=fallback, failure=failure)

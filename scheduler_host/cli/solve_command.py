@@ -12,8 +12,9 @@ import typer
 from pydantic import ValidationError
 
 from runtime.specs import FaultPlan, FaultRule
-from scheduler_host.cli.app import VERBOSE_HELP, be_verbose
+from scheduler_host.cli.app import VERBOSE_HELP, be_verbose, command_line, command_started
 from scheduler_host.cli.out_dir import check_out, default_out, make_out
+from scheduler_host.cli.provenance import Provenance, data_source
 from scheduler_host.cli.solving import run_solve_command
 from scheduler_host.cli.spec_flags import spec_from_flags, with_spec_flags
 from scheduler_host.cli.verdict import AllowUnconverged
@@ -133,9 +134,15 @@ def solve(
             temporary = tempfile.TemporaryDirectory(prefix="lambda-admm-shards-")
             shard_directory = Path(cleanup.enter_context(temporary))
         spec = spec_from_flags(flags, shard_directory=shard_directory)
+        provenance = Provenance(
+            command=command_line(ctx),
+            data=data_source(spec, data_file=flags["data"]),
+            started=command_started(ctx),
+        )
         make_out(out, overwrite=overwrite)
         _solve_into(
             spec,
+            provenance=provenance,
             out=out,
             solve_id=solve_id,
             faults=faults,
@@ -152,6 +159,7 @@ def solve(
 def _solve_into(
     spec: SolveSpec,
     *,
+    provenance: Provenance,
     out: Path,
     solve_id: str,
     faults: FaultPlan,
@@ -188,6 +196,7 @@ def _solve_into(
         spawner=spawner,
         out=out,
         solve_id=solve_id,
+        provenance=provenance,
         secure=not insecure,
         extra=extra,
         allow_unconverged=allow_unconverged,

@@ -8,11 +8,13 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import typer
 
 from scheduler_host.cli.errors import CommandFailed
+from scheduler_host.cli.model_text import describe_model, model_json
 from scheduler_host.cli.signals import exit_code_of, interrupts_ignored, sigterm_as_interrupt
 from scheduler_host.cli.verdict import exit_unless_converged
 
 if TYPE_CHECKING:
     from scheduler_host.cli.out_dir import SavedResult
+    from scheduler_host.cli.provenance import Provenance
     from scheduler_host.results import SolveResult
     from scheduler_host.solve_spec import SolveSpec
     from scheduler_host.spawners.base import Spawner
@@ -27,17 +29,20 @@ def run_solve_command(
     bind_host: str = "127.0.0.1",
     advertise_host: str | None = None,
     secure: bool = True,
+    provenance: Provenance,
     extra: dict[str, Any] | None = None,
     allow_unconverged: bool = False,
 ) -> None:
-    """Solve, show progress, write the result directory (or a fallback: never lose it); exit 3
-    if not converged (unless ``allow_unconverged``)."""
+    """Say the model, solve, show progress, write the result directory (or a fallback: never
+    lose it) with the model and ``provenance``; exit 3 if not converged (unless
+    ``allow_unconverged``)."""
     from rich.console import Console
 
     from scheduler_host.cli.progress import iteration_progress
     from scheduler_host.solve import SchedulerOptions, SolveFailed, run_solve
 
     console = Console(stderr=True)
+    typer.echo(f"model: {describe_model(spec.model)}")
     if not secure:
         typer.echo(
             "warning: --insecure: ZMQ traffic is neither authenticated nor encrypted; anyone "
@@ -62,9 +67,9 @@ def run_solve_command(
     except SolveFailed as error:
         raise CommandFailed(f"the solve failed: {error}") from None
     except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: run_solve stopped the workers
-        _save_interrupted(interrupt, out=out, spec=spec)
+        _save_interrupted(interrupt, out=out, spec=spec, provenance=provenance)
     typer.echo(result.summary())
-    saved = _save(out, result, spec)
+    saved = _save(out, result, spec, provenance)
     typer.echo(f"results in {saved.directory}/ (result.json, x.npy, convergence.png)")
     exit_unless_converged(result.converged, allow_unconverged=allow_unconverged)
 
@@ -73,13 +78,15 @@ def run_solve_command(
 INTERRUPTED = "interrupted: the solve was stopped, and its workers with it"
 
 
-def _save(out: Path, result: SolveResult, spec: SolveSpec) -> SavedResult:
-    """``result`` in ``out``, or a fallback (an error naming ``--out`` says which)."""
+def _save(out: Path, result: SolveResult, spec: SolveSpec, provenance: Provenance) -> SavedResult:
+    """``result`` in ``out``, or a fallback (an error naming ``--out`` says which), with the
+    model and the provenance."""
     from scheduler_host.assignments import spec_as_json
     from scheduler_host.cli.out_dir import save_result
 
+    extra = {"model": model_json(spec.model), "provenance": provenance.to_json()}
     try:
-        saved = save_result(out, result, spec=spec_as_json(spec))
+        saved = save_result(out, result, spec=spec_as_json(spec), extra=extra)
     except OSError as error:
         raise CommandFailed(str(error), flag="--out") from None
     if saved.failure is not None:
@@ -89,7 +96,9 @@ def _save(out: Path, result: SolveResult, spec: SolveSpec) -> SavedResult:
     return saved
 
 
-def _save_interrupted(interrupt: KeyboardInterrupt, *, out: Path, spec: SolveSpec) -> NoReturn:
+def _save_interrupted(
+    interrupt: KeyboardInterrupt, *, out: Path, spec: SolveSpec, provenance: Provenance
+) -> NoReturn:
     """Save the interrupted solve's latest iterate (status ``interrupted``), say where, and
     exit 128 + the signal's number; further interrupts are ignored while it is written."""
     code = exit_code_of(interrupt)
@@ -99,7 +108,7 @@ def _save_interrupted(interrupt: KeyboardInterrupt, *, out: Path, spec: SolveSpe
         raise typer.Exit(code=code)
     with interrupts_ignored():
         typer.echo(result.summary())
-        saved = _save(out, result, spec)
+        saved = _save(out, result, spec, provenance)
     typer.echo(
         f"{INTERRUPTED}; its iterate after iteration {result.iterations} is saved in "
         f"{saved.directory}/ (status interrupted)",

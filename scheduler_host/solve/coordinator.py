@@ -185,6 +185,7 @@ class Coordinator:
                     compute_seconds=event.compute_seconds,
                     idle_seconds=event.idle_seconds,
                     local_iterations=event.local_iterations,
+                    local_stop=event.local_stop,
                 )
             )
             self.membership.on_update(event)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import math
+import shlex
 import time
+from datetime import UTC, datetime, timedelta
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,8 @@ from scheduler_host.cli.app import app
 
 runner = CliRunner()
 SMALL = ["--samples", "2000", "--features", "50", "--density", "0.1"]
+#: What the default model prints first.
+L1_LOGISTIC = "model: minimize logistic loss Σ_n log(1 + exp(−b_n·a_nᵀx)) + 1·‖x‖₁\n"
 
 
 @pytest.mark.parametrize(
@@ -108,12 +113,33 @@ def test_unreadable_data_file_is_refused(tmp_path: Path) -> None:
 
 def test_solve_writes_the_result_directory(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = runner.invoke(
-        app, ["solve", "--problem", "paper", *SMALL, "--workers", "2", "--out", str(out)]
-    )
+    arguments = ["solve", "--problem", "paper", *SMALL, "--workers", "2", "--out", str(out)]
+    before = datetime.now(UTC)
+    result = runner.invoke(app, arguments)
+    after = datetime.now(UTC)
     assert result.exit_code == 0, result.output
-    assert result.output.startswith("converged in ")
+    assert result.output.startswith(L1_LOGISTIC + "converged in ")
     body = json.loads((out / "result.json").read_text())
+    assert body["status"] == "converged"
+    assert body["model"] == {
+        "objective": L1_LOGISTIC.removeprefix("model: ").strip(),
+        "loss": "logistic",
+        "sample_weights": "none",
+        "penalty": {"kind": "elastic_net", "l1": 1.0, "l2": 0.0, "box_lower": None,
+                    "box_upper": None},
+    }  # fmt: skip
+    provenance = body["provenance"]
+    assert provenance["version"] == metadata.version("lambda-admm")
+    assert provenance["command"] == shlex.join(["lambda-admm", *arguments])
+    started, finished = (datetime.fromisoformat(provenance[key]) for key in ("started", "finished"))
+    assert provenance["started"].endswith("Z") and provenance["finished"].endswith("Z")
+    assert before - timedelta(milliseconds=1) <= started <= finished <= after
+    assert provenance["data"] == {
+        "kind": "paper generator", "samples": 2000, "features": 50, "density": 0.1, "seed": 0
+    }  # fmt: skip
+    # Newton's x-updates stop at their gradient test, once per worker and iteration.
+    assert body["local_stop_reasons"] == {"gradient": 2 * body["iterations"]}
+    assert body["workers"][1]["local_stop"] == ["gradient"] * body["iterations"]
     for key in ("objective", "iterations", "converged", "primal_residual", "dual_residual"):
         assert key in body
     assert body["converged"] is True and body["reason"] is None
@@ -147,7 +173,9 @@ def test_a_solve_stopped_by_max_iter_is_not_converged_and_exits_3(tmp_path: Path
     assert code == 3, output
     assert body["converged"] is False
     assert body["reason"].startswith("max_iter 2 reached before the residual rule held")
-    assert output.startswith(f"NOT converged ({body['reason']}) in 2 iterations, objective ")
+    assert output.startswith(
+        f"{L1_LOGISTIC}NOT converged ({body['reason']}) in 2 iterations, objective "
+    )
     assert body["optimality_tolerance"] == 1e-2
     assert body["objective_at_zero"] == pytest.approx(2000 * math.log(2), rel=1e-12)
 
@@ -166,7 +194,7 @@ def test_allow_unconverged_exits_0_and_still_says_so(tmp_path: Path) -> None:
     code, output, body = _not_converged(tmp_path / "out", "--max-iter", "2", "--allow-unconverged")
     assert code == 0, output
     assert body["converged"] is False
-    assert output.startswith(f"NOT converged ({body['reason']}) in 2 iterations")
+    assert output.startswith(f"{L1_LOGISTIC}NOT converged ({body['reason']}) in 2 iterations")
 
 
 @pytest.mark.parametrize(
@@ -290,7 +318,7 @@ def test_a_corrupt_shard_fails_the_solve_within_seconds_with_its_reason(tmp_path
     result = runner.invoke(app, ["solve", "--shards", str(tmp_path / "ds"), "--workers", "2"])
     assert time.monotonic() - started < 15.0
     assert result.exit_code == 1
-    (line,) = result.output.splitlines()  # one line, no traceback
+    (line,) = result.stderr.splitlines()  # one line, no traceback
     assert line.startswith(
         "error: the solve failed: worker 1 failed: ValueError: shard shard-00001.npz failed its "
         "sha256 check: "

@@ -97,7 +97,9 @@ def test_an_interrupt_mid_solve_saves_the_latest_iterate_stops_the_workers_and_e
         f"{INTERRUPTED}; its iterate after iteration {iterations} is saved in {out}/ "
         "(status interrupted)"
     )
-    assert stdout.decode().startswith(f"INTERRUPTED ({body['reason']}) in {iterations} iterations")
+    summary = stdout.decode().splitlines()[1]  # after the model
+    assert summary.startswith(f"INTERRUPTED ({body['reason']}) in {iterations} iterations")
+    assert body["provenance"]["command"].startswith("lambda-admm solve --samples 100000 ")
     assert np.load(out / "x.npy").shape == (1000,)
     if whom == "the CLI":  # every worker answered the terminate: the objective at the iterate
         assert body["objective"] < body["objective_at_zero"]

@@ -79,6 +79,7 @@ class WireStrategies:
                 compute_seconds=nonnegative_floats,
                 idle_seconds=nonnegative_floats,
                 local_iterations=st.integers(0, INT_MAX),
+                local_stop=st.one_of(st.none(), st.sampled_from(protocol.LOCAL_STOP_REASONS)),
             ),
             protocol.MessageType.JOIN: st.builds(
                 protocol.Join,
@@ -274,6 +275,12 @@ class WireStrategies:
             "rho": self._float_misses(),
             "rho_prev": self._float_misses(),
             "local_iters": self._int_misses(INT_MAX),
+            "local_stop": st.one_of(
+                st.sampled_from(["", "Gradient", "max_iteration", "converged", None, 1, True]),
+                st.sampled_from([b"gradient", ["gradient"], {"gradient": 1}]),
+                st.text(max_size=20),
+                self.junk_values,
+            ),
             "reason": st.one_of(
                 st.text(max_size=8),
                 st.text(

@@ -46,7 +46,15 @@ MSGPACK_INT_MIN, MSGPACK_INT_MAX = -(2**63), 2**64 - 1
 
 HEADER_KEYS = ("v", "type", "solve", "worker", "epoch", "iter")
 KEYS_OF = {
-    MessageType.UPDATE: (*HEADER_KEYS, "omega", "q", "compute_s", "idle_s", "local_iters"),
+    MessageType.UPDATE: (
+        *HEADER_KEYS,
+        "omega",
+        "q",
+        "compute_s",
+        "idle_s",
+        "local_iters",
+        "local_stop",
+    ),
     MessageType.JOIN: (*HEADER_KEYS, "rows"),
     MessageType.LOSS: (*HEADER_KEYS, "loss", "grad", "loss0", "grad0"),
     MessageType.FAILED: (*HEADER_KEYS, "reason", "deterministic"),
@@ -158,6 +166,7 @@ def check_worker_message(wire: Wire, message: object) -> None:
         _check_float(message.compute_seconds, low=0.0)
         _check_float(message.idle_seconds, low=0.0)
         _check_int(message.local_iterations, 0, INT_MAX)
+        assert message.local_stop is None or message.local_stop in protocol.LOCAL_STOP_REASONS
     elif isinstance(message, Join):
         assert header.type is MessageType.JOIN
         _check_int(message.row_start, MSGPACK_INT_MIN, MSGPACK_INT_MAX)
