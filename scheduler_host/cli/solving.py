@@ -55,7 +55,9 @@ def run_solve_command(
     try:
         with (
             sigterm_as_interrupt(),
-            iteration_progress(max_iter=spec.max_iter, console=console) as on_iteration,
+            iteration_progress(
+                eps_primal=spec.eps_primal, eps_dual=spec.eps_dual, console=console
+            ) as on_iteration,
         ):
             result = run_solve(
                 spec,
