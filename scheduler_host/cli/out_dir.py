@@ -112,20 +112,22 @@ class SavedResult:
 def _write_all(
     directory: Path, result: SolveResult, spec: dict[str, Any], extra: dict[str, Any]
 ) -> None:
-    from scheduler_host.cli.plots import plot_convergence
+    from scheduler_host.cli import plots
     from scheduler_host.results import write_result
 
     write_result(directory, result, spec=spec, extra=extra)
-    plot_convergence(
-        result,
-        directory / "convergence.png",
-        eps_primal=float(spec["eps_primal"]),
-        eps_dual=float(spec["eps_dual"]),
+    plot = plots.ConvergencePlot.of(
+        result, eps_primal=float(spec["eps_primal"]), eps_dual=float(spec["eps_dual"])
     )
+    plots.draw(plot, directory / "convergence.png")
 
 
 def save_result(
-    out: Path, result: SolveResult, *, spec: dict[str, Any], extra: dict[str, Any] | None = None
+    out: Path,
+    result: SolveResult,
+    *,
+    spec: dict[str, Any],
+    extra: dict[str, Any] | None = None,
 ) -> SavedResult:
     """Write ``result.json`` (with ``extra``'s entries), ``x.npy`` and ``convergence.png``
     into ``out``, or a fallback.

@@ -10,6 +10,7 @@ scheduler has it), and an estimate of the iterations left comes from the residua
 from __future__ import annotations
 
 import math
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -103,12 +104,21 @@ def describe(record: IterationRecord, progress: ResidualProgress) -> str:
     return "  ".join(parts)
 
 
+def terminal_console() -> Console | None:
+    """rich's console on stderr when stderr is a terminal, else None (rich not imported)."""
+    if not sys.stderr.isatty():
+        return None
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
 @contextmanager
 def iteration_progress(
-    *, eps_primal: float, eps_dual: float, console: Console
+    *, eps_primal: float, eps_dual: float, console: Console | None
 ) -> Iterator[ProgressCallback]:
     """A callback for :func:`run_solve`; draws on a terminal and nothing otherwise."""
-    if not console.is_terminal:
+    if console is None or not console.is_terminal:
         yield lambda record: None
         return
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from scheduler_host.cli.out_dir import SavedResult
     from scheduler_host.cli.provenance import Provenance
     from scheduler_host.results import SolveResult
+    from scheduler_host.solve import SchedulerOptions
     from scheduler_host.solve_spec import SolveSpec
     from scheduler_host.spawners.base import Spawner
 
@@ -36,12 +37,8 @@ def run_solve_command(
     """Say the model, solve, show progress, write the result directory (or a fallback: never
     lose it) with the model and ``provenance``; exit 3 if not converged (unless
     ``allow_unconverged``)."""
-    from rich.console import Console
+    from scheduler_host.solve import SchedulerOptions
 
-    from scheduler_host.cli.progress import iteration_progress
-    from scheduler_host.solve import SchedulerOptions, SolveFailed, run_solve
-
-    console = Console(stderr=True)
     typer.echo(f"model: {describe_model(spec.model)}")
     if not secure:
         typer.echo(
@@ -53,27 +50,33 @@ def run_solve_command(
         bind_host=bind_host, advertise_host=advertise_host, secure=secure, **(extra or {})
     )
     try:
-        with (
-            sigterm_as_interrupt(),
-            iteration_progress(
-                eps_primal=spec.eps_primal, eps_dual=spec.eps_dual, console=console
-            ) as on_iteration,
-        ):
-            result = run_solve(
-                spec,
-                spawner=spawner,
-                options=options,
-                solve_id=solve_id,
-                on_iteration=on_iteration,
-            )
-    except SolveFailed as error:
-        raise CommandFailed(f"the solve failed: {error}") from None
-    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: run_solve stopped the workers
+        result = _solve(spec, spawner=spawner, options=options, solve_id=solve_id)
+    except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: the workers were stopped
         _save_interrupted(interrupt, out=out, spec=spec, provenance=provenance)
     typer.echo(result.summary())
     saved = _save(out, result, spec, provenance)
     typer.echo(f"results in {saved.directory}/ (result.json, x.npy, convergence.png)")
     exit_unless_converged(result.converged, allow_unconverged=allow_unconverged)
+
+
+def _solve(
+    spec: SolveSpec, *, spawner: Spawner, options: SchedulerOptions, solve_id: str
+) -> SolveResult:
+    """:func:`run_solve` with progress on a terminal, SIGTERM as Ctrl-C, failures in one
+    voice."""
+    from scheduler_host.cli.progress import iteration_progress, terminal_console
+    from scheduler_host.solve import SolveFailed, run_solve
+
+    progress = iteration_progress(
+        eps_primal=spec.eps_primal, eps_dual=spec.eps_dual, console=terminal_console()
+    )
+    try:
+        with sigterm_as_interrupt(), progress as on_iteration:
+            return run_solve(
+                spec, spawner=spawner, options=options, solve_id=solve_id, on_iteration=on_iteration
+            )
+    except SolveFailed as error:
+        raise CommandFailed(f"the solve failed: {error}") from None
 
 
 #: The first words of what an interrupted solve says (then where its iterate went).

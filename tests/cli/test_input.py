@@ -283,6 +283,7 @@ def test_a_non_empty_out_needs_overwrite_which_removes_the_old_result_only() -> 
     )
     assert overwritten.exit_code == 0, overwritten.output
     assert sorted(path.name for path in Path("out/logs").iterdir()) == [
+        "fork-server.log",
         "worker-00000-0.log",
         "worker-00001-0.log",
     ]  # no stale logs of the old W

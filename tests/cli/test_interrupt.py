@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -42,6 +43,18 @@ def _wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> N
         time.sleep(0.05)
 
 
+def _endless_solve(out: Path, *, output: int) -> subprocess.Popen[bytes]:
+    """The real CLI solving ENDLESS into ``out``, in a session of its own."""
+    return subprocess.Popen(
+        [LAMBDA_ADMM, "solve", *ENDLESS, "--out", str(out)],
+        cwd=REPO_ROOT,
+        env=ENVIRONMENT,
+        stdout=output,
+        stderr=output,
+        start_new_session=True,
+    )
+
+
 @pytest.mark.parametrize(
     ("whom", "signum", "exit_code"),
     [
@@ -54,19 +67,13 @@ def test_an_interrupt_mid_solve_saves_the_latest_iterate_stops_the_workers_and_e
     whom: str, signum: signal.Signals, exit_code: int, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    cli = subprocess.Popen(
-        [LAMBDA_ADMM, "solve", *ENDLESS, "--out", str(out)],
-        cwd=REPO_ROOT,
-        env=ENVIRONMENT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )
+    cli = _endless_solve(out, output=subprocess.PIPE)
     try:
+        # The fork server and the two workers it forked (all three run runtime.fork_server).
         workers = lambda: [  # noqa: E731
-            pid for pid, cmd in _session_members(cli.pid).items() if "runtime.worker" in cmd
+            pid for pid, cmd in _session_members(cli.pid).items() if "runtime.fork_server" in cmd
         ]
-        _wait_until(lambda: len(workers()) >= 2, timeout_s=60, what="two worker processes")
+        _wait_until(lambda: len(workers()) == 3, timeout_s=60, what="two worker processes")
         time.sleep(3.0)  # they generate their rows, join and iterate
         assert cli.poll() is None, cli.communicate()
         signalled_at = time.monotonic()
@@ -101,23 +108,22 @@ def test_an_interrupt_mid_solve_saves_the_latest_iterate_stops_the_workers_and_e
     assert summary.startswith(f"INTERRUPTED ({body['reason']}) in {iterations} iterations")
     assert body["provenance"]["command"].startswith("lambda-admm solve --samples 100000 ")
     assert np.load(out / "x.npy").shape == (1000,)
-    if whom == "the CLI":  # every worker answered the terminate: the objective at the iterate
-        assert body["objective"] < body["objective_at_zero"]
-        assert body["optimality"] > 0
+    if body["objective"] is not None:  # every worker answered within the 1 s grace
+        assert body["reason"] == f"interrupted after iteration {iterations}"
+        assert body["objective"] < body["objective_at_zero"] and body["optimality"] > 0
+    else:  # a worker still computing (a loaded machine) was stopped before it answered
+        assert re.fullmatch(
+            rf"interrupted after iteration {iterations}; [01] of 2 workers reported, so no "
+            "objective",
+            body["reason"],
+        ), body["reason"]
 
 
 def test_the_saved_iterate_is_the_solves_z_after_that_many_iterations(tmp_path: Path) -> None:
     """The iterate an interrupt saves is exactly what --max-iter K returns (sync is
     deterministic): the latest z, mapped as a finished solve's x is."""
     interrupted = tmp_path / "interrupted"
-    cli = subprocess.Popen(
-        [LAMBDA_ADMM, "solve", *ENDLESS, "--out", str(interrupted)],
-        cwd=REPO_ROOT,
-        env=ENVIRONMENT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    cli = _endless_solve(interrupted, output=subprocess.DEVNULL)
     try:
         _wait_until(
             lambda: (interrupted / "logs").exists() and cli.poll() is None,
