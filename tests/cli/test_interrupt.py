@@ -149,3 +149,35 @@ def test_the_saved_iterate_is_the_solves_z_after_that_many_iterations(tmp_path: 
     )
     assert completed.returncode == 0, completed.stderr.decode()
     np.testing.assert_array_equal(np.load(interrupted / "x.npy"), np.load(capped / "x.npy"))
+
+
+def test_an_interrupt_before_the_first_iteration_saves_nothing_and_says_so(
+    tmp_path: Path,
+) -> None:
+    out = tmp_path / "out"
+    # Two million rows to generate: the workers are forked well before their first update.
+    cli = subprocess.Popen(
+        [LAMBDA_ADMM, "solve", "--samples", "2000000", "--features", "1000", "--workers", "2",
+         "--out", str(out)],
+        cwd=REPO_ROOT,
+        env=ENVIRONMENT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        forked = lambda: [  # noqa: E731
+            pid for pid, cmd in _session_members(cli.pid).items() if "runtime.fork_server" in cmd
+        ]
+        _wait_until(lambda: len(forked()) == 3, timeout_s=60, what="two worker processes")
+        os.kill(cli.pid, signal.SIGTERM)
+        stdout, stderr = cli.communicate(timeout=30)
+        _wait_until(lambda: not _session_members(cli.pid), timeout_s=2, what="no process left")
+    finally:
+        if cli.poll() is None:
+            os.killpg(cli.pid, signal.SIGKILL)
+            cli.wait()
+    assert cli.returncode == 143
+    assert stderr.decode() == f"{INTERRUPTED}, before its first iteration: nothing to save\n"
+    assert stdout.decode().startswith("model: ")
+    assert sorted(path.name for path in out.iterdir()) == ["logs"]
