@@ -4,12 +4,12 @@ A local worker process spends most of its start-up importing (numpy, scipy, zmq,
 about 0.45 s of CPU each on a quiet machine, so 1.8 s for W = 4 on 2 cores). ``python -m
 runtime.fork_server`` pays that once: it imports :mod:`runtime.worker`, then reads requests
 on stdin, one JSON line each, ``{"assignment": {...}, "log": "<path>"}``, and forks a child
-per request that runs the assignment exactly as ``python -m runtime.worker`` does, its stderr
-to the log. On stdout it reports one JSON line per event: ``{"started": [index, epoch],
-"pid": PID}`` and ``{"exited": [index, epoch], "code": CODE}`` (CODE as ``subprocess``
-gives it: negative for a signal). At the end of stdin (the spawner closed it, or its process
-died) it sends SIGTERM to the children still running, SIGKILL to any left after
-:data:`STOP_GRACE_SECONDS`, reports them and exits.
+per request that runs the assignment exactly as ``python -m runtime.worker`` does, its
+stderr to the log. On stdout it reports one JSON line per event: ``{"ready": PID}`` once
+imported, ``{"started": [index, epoch], "pid": PID}``, and ``{"exited": [index, epoch],
+"code": CODE}`` (CODE as ``subprocess`` gives it: negative for a signal). At the end of
+stdin (the spawner closed it, or its process died) it sends SIGTERM to the children still
+running, SIGKILL to any left after :data:`STOP_GRACE_SECONDS`, reports them and exits.
 
 Forking is safe because this process never creates a ZMQ context or a thread of its own
 (each child makes its own context), and numpy's OpenBLAS shuts its thread pool down across
@@ -132,6 +132,7 @@ def serve(requests: int = 0, events: io.TextIOBase | None = None) -> int:
     """Fork a worker per request line read from the file descriptor ``requests``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     children = _Children(events or sys.stdout)  # type: ignore[arg-type]
+    children.report({"ready": os.getpid()})  # the worker's imports are done
     pending = b""
     while True:
         readable, _, _ = select.select([requests], [], [], POLL_SECONDS)

@@ -38,6 +38,7 @@ class LocalProcessSpawner:
         self._lock = threading.Lock()
         self._codes: dict[tuple[int, int], int | None] = {}
         self._reported: set[tuple[int, int]] = set()
+        self._ready = threading.Event()
         with (self._log_directory / SERVER_LOG).open("wb") as server_log:
             self._server = subprocess.Popen(
                 [python, "-m", "runtime.fork_server"],
@@ -77,14 +78,22 @@ class LocalProcessSpawner:
             self._server_gone()
 
     def _read_events(self, events: IO[bytes]) -> None:
-        """The fork server's reports of exited workers, until it exits."""
+        """The fork server's reports (ready, exited workers), until it exits."""
         for line in events:
             event = json.loads(line)
-            if "exited" in event:
+            if "ready" in event:
+                self._ready.set()
+            elif "exited" in event:
                 index, epoch = event["exited"]
                 with self._lock:
                     self._codes[index, epoch] = event["code"]
+        self._ready.set()  # gone: nobody waits for it any more
         self._server_gone()
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait until the fork server has imported the worker (a spawn then starts at once);
+        False if ``timeout`` passed first."""
+        return self._ready.wait(timeout)
 
     def _server_gone(self) -> None:
         with self._lock:

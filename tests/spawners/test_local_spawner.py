@@ -52,6 +52,8 @@ def _forked() -> dict[int, str]:
 
 def test_closing_stops_the_workers_still_running_and_leaves_no_process(tmp_path: Path) -> None:
     spawner = LocalProcessSpawner(log_directory=tmp_path)
+    assert spawner.wait_ready(timeout=60)  # the server imported the worker; nothing forked yet
+    assert len(_forked()) == 1
     spawner.spawn(_assignments(2))
     _wait_until(lambda: len(_forked()) == 3, timeout_s=30)  # the server and its two workers
     assert spawner.exit_codes() == {(0, 0): None, (1, 0): None}
