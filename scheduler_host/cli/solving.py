@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import typer
 
-from scheduler_host.cli.errors import CommandFailed
+from scheduler_host.cli.errors import CommandFailed, error_line
 from scheduler_host.cli.model_text import describe_model, model_json
 from scheduler_host.cli.signals import exit_code_of, interrupts_ignored, sigterm_as_interrupt
 from scheduler_host.cli.verdict import exit_unless_converged
@@ -55,6 +55,8 @@ def run_solve_command(
         _save_interrupted(interrupt, out=out, spec=spec, provenance=provenance)
     typer.echo(result.summary())
     saved = _save(out, result, spec, provenance)
+    if saved.failure is not None:
+        raise _saved_elsewhere(saved)
     typer.echo(f"results in {saved.directory}/ (result.json, x.npy, convergence.png)")
     exit_unless_converged(result.converged, allow_unconverged=allow_unconverged)
 
@@ -84,21 +86,23 @@ INTERRUPTED = "interrupted: the solve was stopped, and its workers with it"
 
 
 def _save(out: Path, result: SolveResult, spec: SolveSpec, provenance: Provenance) -> SavedResult:
-    """``result`` in ``out``, or a fallback (an error naming ``--out`` says which), with the
-    model and the provenance."""
+    """``result`` with the model and the provenance in ``out``, or in a fallback (then its
+    ``failure`` says why); an error naming ``--out`` if no place took it."""
     from scheduler_host.assignments import spec_as_json
     from scheduler_host.cli.out_dir import save_result
 
     extra = {"model": model_json(spec.model), "provenance": provenance.to_json()}
     try:
-        saved = save_result(out, result, spec=spec_as_json(spec), extra=extra)
+        return save_result(out, result, spec=spec_as_json(spec), extra=extra)
     except OSError as error:
         raise CommandFailed(str(error), flag="--out") from None
-    if saved.failure is not None:
-        raise CommandFailed(
-            f"{saved.failure}; the result was saved to {saved.directory}/ instead", flag="--out"
-        )
-    return saved
+
+
+def _saved_elsewhere(saved: SavedResult) -> CommandFailed:
+    """The error of a result that ``--out`` refused, saying where it went instead."""
+    return CommandFailed(
+        f"{saved.failure}; the result was saved to {saved.directory}/ instead", flag="--out"
+    )
 
 
 def _save_interrupted(
@@ -114,6 +118,8 @@ def _save_interrupted(
     with interrupts_ignored():
         typer.echo(result.summary())
         saved = _save(out, result, spec, provenance)
+    if saved.failure is not None:  # said, and the exit code still says the signal
+        typer.echo(error_line(_saved_elsewhere(saved)), err=True)
     typer.echo(
         f"{INTERRUPTED}; its iterate after iteration {result.iterations} is saved in "
         f"{saved.directory}/ (status interrupted)",
