@@ -14,7 +14,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -43,16 +44,34 @@ def _wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> N
         time.sleep(0.05)
 
 
-def _endless_solve(out: Path, *, output: int) -> subprocess.Popen[bytes]:
-    """The real CLI solving ENDLESS into ``out``, in a session of its own."""
+def _solve(out: Path, *, output: int, arguments: list[str] = ENDLESS) -> subprocess.Popen[bytes]:
+    """The real CLI solving into ``out`` (ENDLESS by default), in a session of its own."""
     return subprocess.Popen(
-        [LAMBDA_ADMM, "solve", *ENDLESS, "--out", str(out)],
+        [LAMBDA_ADMM, "solve", *arguments, "--out", str(out)],
         cwd=REPO_ROOT,
         env=ENVIRONMENT,
         stdout=output,
         stderr=output,
         start_new_session=True,
     )
+
+
+def _forked(cli: subprocess.Popen[bytes]) -> list[int]:
+    """The CLI's fork server and the workers it forked (all run runtime.fork_server)."""
+    return [pid for pid, cmd in _session_members(cli.pid).items() if "runtime.fork_server" in cmd]
+
+
+@contextmanager
+def _killed_at_the_end(cli: subprocess.Popen[bytes]) -> Iterator[None]:
+    """Whatever the test asserts, no process of the CLI's session outlives it."""
+    try:
+        yield
+    finally:
+        if cli.poll() is None:
+            os.killpg(cli.pid, signal.SIGKILL)
+            cli.wait()
+        for pid in _session_members(cli.pid):
+            os.kill(pid, signal.SIGKILL)
 
 
 @pytest.mark.parametrize(
@@ -67,13 +86,9 @@ def test_an_interrupt_mid_solve_saves_the_latest_iterate_stops_the_workers_and_e
     whom: str, signum: signal.Signals, exit_code: int, tmp_path: Path
 ) -> None:
     out = tmp_path / "out"
-    cli = _endless_solve(out, output=subprocess.PIPE)
-    try:
-        # The fork server and the two workers it forked (all three run runtime.fork_server).
-        workers = lambda: [  # noqa: E731
-            pid for pid, cmd in _session_members(cli.pid).items() if "runtime.fork_server" in cmd
-        ]
-        _wait_until(lambda: len(workers()) == 3, timeout_s=60, what="two worker processes")
+    cli = _solve(out, output=subprocess.PIPE)
+    with _killed_at_the_end(cli):
+        _wait_until(lambda: len(_forked(cli)) == 3, timeout_s=60, what="two worker processes")
         time.sleep(3.0)  # they generate their rows, join and iterate
         assert cli.poll() is None, cli.communicate()
         signalled_at = time.monotonic()
@@ -81,16 +96,10 @@ def test_an_interrupt_mid_solve_saves_the_latest_iterate_stops_the_workers_and_e
             os.kill(cli.pid, signum)
         else:
             os.killpg(cli.pid, signum)
-        _wait_until(lambda: not workers(), timeout_s=5, what="no worker left")
+        _wait_until(lambda: not _forked(cli), timeout_s=5, what="no worker left")
         reaped_after = time.monotonic() - signalled_at
         stdout, stderr = cli.communicate(timeout=30)
         _wait_until(lambda: not _session_members(cli.pid), timeout_s=2, what="no process left")
-    finally:
-        if cli.poll() is None:
-            os.killpg(cli.pid, signal.SIGKILL)
-            cli.wait()
-        for pid in _session_members(cli.pid):
-            os.kill(pid, signal.SIGKILL)
     assert reaped_after < 1.5, reaped_after
     assert cli.returncode == exit_code, stderr.decode()
     errors = stderr.decode()
@@ -123,8 +132,8 @@ def test_the_saved_iterate_is_the_solves_z_after_that_many_iterations(tmp_path: 
     """The iterate an interrupt saves is exactly what --max-iter K returns (sync is
     deterministic): the latest z, mapped as a finished solve's x is."""
     interrupted = tmp_path / "interrupted"
-    cli = _endless_solve(interrupted, output=subprocess.DEVNULL)
-    try:
+    cli = _solve(interrupted, output=subprocess.DEVNULL)
+    with _killed_at_the_end(cli):
         _wait_until(
             lambda: (interrupted / "logs").exists() and cli.poll() is None,
             timeout_s=60,
@@ -133,10 +142,6 @@ def test_the_saved_iterate_is_the_solves_z_after_that_many_iterations(tmp_path: 
         time.sleep(5.0)
         os.kill(cli.pid, signal.SIGTERM)
         assert cli.wait(timeout=30) == 143
-    finally:
-        if cli.poll() is None:
-            os.killpg(cli.pid, signal.SIGKILL)
-            cli.wait()
     iterations = json.loads((interrupted / "result.json").read_text())["iterations"]
     capped = tmp_path / "capped"
     flags = [*ENDLESS, "--max-iter", str(iterations), "--allow-unconverged", "--out", str(capped)]
@@ -156,27 +161,13 @@ def test_an_interrupt_before_the_first_iteration_saves_nothing_and_says_so(
 ) -> None:
     out = tmp_path / "out"
     # Two million rows to generate: the workers are forked well before their first update.
-    cli = subprocess.Popen(
-        [LAMBDA_ADMM, "solve", "--samples", "2000000", "--features", "1000", "--workers", "2",
-         "--out", str(out)],
-        cwd=REPO_ROOT,
-        env=ENVIRONMENT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-    )  # fmt: skip
-    try:
-        forked = lambda: [  # noqa: E731
-            pid for pid, cmd in _session_members(cli.pid).items() if "runtime.fork_server" in cmd
-        ]
-        _wait_until(lambda: len(forked()) == 3, timeout_s=60, what="two worker processes")
+    big = ["--samples", "2000000", "--features", "1000", "--workers", "2"]
+    cli = _solve(out, output=subprocess.PIPE, arguments=big)
+    with _killed_at_the_end(cli):
+        _wait_until(lambda: len(_forked(cli)) == 3, timeout_s=60, what="two worker processes")
         os.kill(cli.pid, signal.SIGTERM)
         stdout, stderr = cli.communicate(timeout=30)
         _wait_until(lambda: not _session_members(cli.pid), timeout_s=2, what="no process left")
-    finally:
-        if cli.poll() is None:
-            os.killpg(cli.pid, signal.SIGKILL)
-            cli.wait()
     assert cli.returncode == 143
     assert stderr.decode() == f"{INTERRUPTED}, before its first iteration: nothing to save\n"
     assert stdout.decode().startswith("model: ")
