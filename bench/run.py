@@ -26,6 +26,7 @@ BENCHMARKS = (
     "ill_conditioned",
     "cold_path",
     "penalty_rules",
+    "cli_startup",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -59,6 +59,10 @@ CURVATURE_TERMS = 3
 #: Bytes a message may take beyond its float64 vectors (header and scalars).
 MESSAGE_OVERHEAD_BYTES = 4096
 
+#: Why a worker's local solver stopped (``runtime.local_solver.StopReason``), as an update
+#: may say: its stopping test held, or it ran out of iterations.
+LOCAL_STOP_REASONS = ("gradient", "relative_decrease", "max_iterations")
+
 
 class MessageType(StrEnum):
     JOIN = "join"
@@ -125,6 +129,7 @@ class Update:
     curvature: np.ndarray  # (⟨Δx, Δĝ⟩, ‖Δĝ‖², ‖Δx‖²) since the last snapshot, or empty
     retiring: bool = False  # notice: the next update will be this worker's last
     final: bool = False  # this worker exits after this update; its successor takes over
+    local_stop: str | None = None  # one of LOCAL_STOP_REASONS (None: no local solver said)
 
 
 @dataclass(frozen=True)
@@ -237,6 +242,8 @@ def encode_worker_message(message: WorkerMessage) -> bytes:
             retiring=bool(message.retiring),
             final=bool(message.final),
         )
+        if message.local_stop is not None:
+            body.update(local_stop=str(message.local_stop))
     elif isinstance(message, LossReport):
         body.update(
             loss=float(message.loss),
@@ -377,6 +384,7 @@ def decode_worker_message(
             curvature=short_vector_field(body, "curv", max_length=CURVATURE_TERMS),
             retiring=bool_field(body, "retiring"),
             final=bool_field(body, "final"),
+            local_stop=_local_stop(body),
         )
     if kind is MessageType.LOSS:
         return LossReport(
@@ -399,6 +407,18 @@ def decode_worker_message(
             deterministic=bool_field(body, "deterministic"),
         )
     raise ProtocolError(f"message type {kind} is not sent by workers")
+
+
+def _local_stop(body: dict[str, Any]) -> str | None:
+    """An update's optional ``local_stop``: absent, or one of :data:`LOCAL_STOP_REASONS`."""
+    if "local_stop" not in body:
+        return None
+    value = body["local_stop"]
+    if not isinstance(value, str) or value not in LOCAL_STOP_REASONS:
+        raise ProtocolError(
+            f"field 'local_stop' must be one of {', '.join(LOCAL_STOP_REASONS)}, got {value!r:.80}"
+        )
+    return value
 
 
 def decode_broadcast(frames: list[bytes], *, solve_id: str, num_features: int) -> Broadcast:

@@ -271,6 +271,7 @@ class _Worker:
                 curvature=outcome.curvature,
                 retiring=notice,
                 final=final,
+                local_stop=None if self.local_report is None else self.local_report.stop_reason,
             )
         )
         self.notice_given = self.notice_given or notice

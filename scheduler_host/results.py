@@ -6,6 +6,7 @@ import json
 import math
 import os
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -40,6 +41,7 @@ class WorkerIteration:
     compute_seconds: float
     idle_seconds: float
     local_iterations: int
+    local_stop: str | None = None  # why its local solver stopped (None: not reported)
 
 
 def finite_or_none(value: float) -> float | None:
@@ -77,6 +79,15 @@ class SolveResult:
     solve_seconds: float
     dropped_messages: int
     replacements: int = 0
+    #: Stopped by Ctrl-C or SIGTERM: x is the latest z, ``reason`` says at which iteration.
+    interrupted: bool = False
+
+    @property
+    def status(self) -> str:
+        """``converged``, ``not converged`` or ``interrupted``."""
+        if self.interrupted:
+            return "interrupted"
+        return "converged" if self.converged else "not converged"
 
     def to_json_dict(self) -> dict[str, Any]:
         """``result.json``'s content (x itself goes to ``x.npy``)."""
@@ -91,11 +102,13 @@ class SolveResult:
                     "compute_seconds": [w.compute_seconds for w in mine],
                     "idle_seconds": [w.idle_seconds for w in mine],
                     "local_iterations": [w.local_iterations for w in mine],
+                    "local_stop": [w.local_stop for w in mine],
                 }
             )
         return {
             "solve_id": self.solve_id,
-            "objective": self.objective,
+            "status": self.status,
+            "objective": finite_or_none(self.objective),
             "iterations": self.iterations,
             "converged": self.converged,
             **self.check_fields(),
@@ -108,8 +121,15 @@ class SolveResult:
             "dropped_messages": self.dropped_messages,
             "replacements": self.replacements,
             "history": [asdict(record) for record in self.history],
+            "local_stop_reasons": self.local_stop_reasons(),
             "workers": workers,
         }
+
+    def local_stop_reasons(self) -> dict[str, int]:
+        """How often each reason stopped a worker's local solver (its x-updates), by reason."""
+        return dict(
+            sorted(Counter(w.local_stop for w in self.worker_iterations if w.local_stop).items())
+        )
 
     def check_fields(self) -> dict[str, Any]:
         """The check at the stop, as JSON has it (result.json and the service status)."""
@@ -121,7 +141,10 @@ class SolveResult:
         }
 
     def summary(self) -> str:
-        state = "converged" if self.converged else f"NOT converged ({self.reason})"
+        if self.interrupted:
+            state = f"INTERRUPTED ({self.reason})"
+        else:
+            state = "converged" if self.converged else f"NOT converged ({self.reason})"
         return (
             f"{state} in {self.iterations} iterations, objective {self.objective:.10g}, "
             f"optimality {self.optimality:.1e} (tolerance {self.optimality_tolerance:.1e}), "
@@ -152,11 +175,17 @@ def write_atomically(path: Path, write: Callable[[IO[bytes]], object]) -> Path:
     return path
 
 
-def write_result(directory: Path, result: SolveResult, *, spec: dict[str, Any]) -> Path:
-    """Write ``result.json`` (with the spec) and ``x.npy``, each atomically; returns the
-    directory."""
+def write_result(
+    directory: Path,
+    result: SolveResult,
+    *,
+    spec: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> Path:
+    """Write ``result.json`` (the spec, ``extra``'s entries, the result) and ``x.npy``, each
+    atomically; returns the directory."""
     directory.mkdir(parents=True, exist_ok=True)
-    body = {"spec": spec, **result.to_json_dict()}
+    body = {"spec": spec, **(extra or {}), **result.to_json_dict()}
     text = (json.dumps(body, indent=2) + "\n").encode()
     write_atomically(directory / "result.json", lambda stream: stream.write(text))
     write_atomically(directory / "x.npy", lambda stream: np.save(stream, result.x))

@@ -109,27 +109,34 @@ class SavedResult:
     failure: str | None = None
 
 
-def _write_all(directory: Path, result: SolveResult, spec: dict[str, Any]) -> None:
-    from scheduler_host.cli.plots import plot_convergence
+def _write_all(
+    directory: Path, result: SolveResult, spec: dict[str, Any], extra: dict[str, Any]
+) -> None:
+    from scheduler_host.cli import plots
     from scheduler_host.results import write_result
 
-    write_result(directory, result, spec=spec)
-    plot_convergence(
-        result,
-        directory / "convergence.png",
-        eps_primal=float(spec["eps_primal"]),
-        eps_dual=float(spec["eps_dual"]),
+    write_result(directory, result, spec=spec, extra=extra)
+    plot = plots.ConvergencePlot.of(
+        result, eps_primal=float(spec["eps_primal"]), eps_dual=float(spec["eps_dual"])
     )
+    plots.draw(plot, directory / "convergence.png")
 
 
-def save_result(out: Path, result: SolveResult, *, spec: dict[str, Any]) -> SavedResult:
-    """Write ``result.json``, ``x.npy`` and ``convergence.png`` into ``out``, or a fallback.
+def save_result(
+    out: Path,
+    result: SolveResult,
+    *,
+    spec: dict[str, Any],
+    extra: dict[str, Any] | None = None,
+) -> SavedResult:
+    """Write ``result.json`` (with ``extra``'s entries), ``x.npy`` and ``convergence.png``
+    into ``out``, or a fallback.
 
     The fallbacks are ``results/<solve id>`` (unless that is ``out``), then
     ``<temp dir>/lambda-admm-rescued-<solve id>``. Raises ``OSError`` only if all fail.
     """
     try:
-        _write_all(out, result, spec)
+        _write_all(out, result, spec, extra or {})
         return SavedResult(directory=out)
     except OSError as error:
         failure = f"cannot write the result to {out}: {error}"
@@ -142,7 +149,7 @@ def save_result(out: Path, result: SolveResult, *, spec: dict[str, Any]) -> Save
             continue
         try:
             fallback.mkdir(parents=True, exist_ok=True)
-            _write_all(fallback, result, spec)
+            _write_all(fallback, result, spec, extra or {})
         except OSError:
             continue
         return SavedResult(directory=fallback, failure=failure)

@@ -16,13 +16,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
+#: The signals ignored while an interrupted solve's result is saved.
+IGNORED_WHILE_SAVING = (signal.SIGINT, signal.SIGTERM)
+
 
 class Terminated(KeyboardInterrupt):
     """A SIGTERM, raised where Ctrl-C's KeyboardInterrupt would be."""
 
 
 def exit_code_of(interrupt: KeyboardInterrupt) -> int:
-    """128 + the signal's number: 143 for SIGTERM, 130 for SIGINT (Ctrl-C)."""
+    """128 + the signal's number: 143 for SIGTERM, 130 for SIGINT (Ctrl-C); an interrupt
+    re-raised by the solve (``SolveInterrupted``) counts as its ``interrupt``."""
+    interrupt = getattr(interrupt, "interrupt", interrupt)
     number = signal.SIGTERM if isinstance(interrupt, Terminated) else signal.SIGINT
     return 128 + int(number)
 
@@ -43,3 +48,18 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+@contextmanager
+def interrupts_ignored() -> Iterator[None]:
+    """Within the block, SIGINT and SIGTERM are ignored: an interrupted solve's
+    latest iterate is being saved, and a second Ctrl-C must not lose it. Main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in IGNORED_WHILE_SAVING}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

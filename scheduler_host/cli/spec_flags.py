@@ -40,6 +40,9 @@ def _option(field: str, fallback: str | None = None) -> Any:
     return typer.Option(help=SolveSpec.model_fields[field].description or fallback)
 
 
+#: Said of the paper generator's flags.
+IGNORED_WITH_DATA = "(ignored with --data and --shards: the data decide)"
+
 #: What --zero-based means (``data prepare`` has it too).
 ZERO_BASED_HELP = "auto | true | false: is index 0 the first column (auto: if the file uses 0)"
 
@@ -52,18 +55,23 @@ NOT_THE_MODEL_DEFAULT = frozenset({"problem", "l1", "features"})
 
 def spec_flags(
     problem: Annotated[str | None, typer.Option(help="'paper': the paper's generator")] = None,
-    samples: Annotated[int, _option("samples", "N, paper generator")] = _default("samples"),
+    samples: Annotated[
+        int, _option("samples", f"N, the paper generator's samples {IGNORED_WITH_DATA}")
+    ] = _default("samples"),
     features: Annotated[
         int | None,
         typer.Option(
-            help=f"d (default {_default('features')}; with --data: the file's largest index, "
-            "or this, keeping trailing all-zero columns)"
+            help=f"d, the length of x (default {_default('features')}; with --data: the file's "
+            "largest index, or this, keeping trailing all-zero columns; not with --shards, "
+            "whose manifest has d)"
         ),
     ] = None,
-    density: Annotated[float, _option("density", "p in (0, 1], paper generator")] = _default(
-        "density"
+    density: Annotated[
+        float, _option("density", f"p in (0, 1], the generator's density {IGNORED_WITH_DATA}")
+    ] = _default("density"),
+    seed: Annotated[int, _option("seed", f"the generator's seed {IGNORED_WITH_DATA}")] = _default(
+        "seed"
     ),
-    seed: Annotated[int, _option("seed", "generator seed")] = _default("seed"),
     data: Annotated[Path | None, typer.Option(help="an svmlight/LIBSVM file")] = None,
     zero_based: Annotated[
         str | None,
@@ -78,7 +86,10 @@ def spec_flags(
         typer.Option(help=f"λ1 >= 0 (default {_default('l1')}; 0 with --group-lasso)"),
     ] = None,
     l2: Annotated[float, _option("l2", "λ2 >= 0")] = _default("l2"),
-    box: Annotated[str | None, typer.Option(help="box constraint 'lo,hi'")] = None,
+    box: Annotated[
+        str | None,
+        typer.Option(help="box constraint lo <= x_i <= hi, as 'lo,hi'; inf opens a side (0,inf)"),
+    ] = None,
     group_lasso: Annotated[
         float | None, typer.Option(help="λ > 0: penalty λ Σ_g ‖x_g‖₂ instead of --l1/--l2/--box")
     ] = None,
@@ -97,10 +108,22 @@ def spec_flags(
     max_iter: Annotated[int, _option("max_iter", "K, maximum ADMM iterations")] = _default(
         "max_iter"
     ),
-    eps_primal: Annotated[float, _option("eps_primal", "ε_r, primal tolerance")] = _default(
-        "eps_primal"
-    ),
-    eps_dual: Annotated[float, _option("eps_dual", "ε_s, dual tolerance")] = _default("eps_dual"),
+    eps_primal: Annotated[
+        float,
+        _option(
+            "eps_primal",
+            "ε_r: stop once r = (Σ_w ‖x_w − z‖²)^½ <= ε_r (and s <= ε_s); absolute, not "
+            "relative to ‖z‖ or N",
+        ),
+    ] = _default("eps_primal"),
+    eps_dual: Annotated[
+        float,
+        _option(
+            "eps_dual",
+            "ε_s: stop once s (--dual-residual) <= ε_s (and r <= ε_r); absolute, not relative "
+            "to ‖ρu‖ or N",
+        ),
+    ] = _default("eps_dual"),
     eps_kkt: Annotated[float, _option("eps_kkt")] = _default("eps_kkt"),
     stop_rule: Annotated[str, _option("stop_rule")] = _default("stop_rule"),
     tol_abs: Annotated[float, _option("tol_abs")] = _default("tol_abs"),
@@ -176,13 +199,12 @@ def _parse_box(box: str | None) -> tuple[float | None, float | None]:
         lower, upper = (float(part) for part in box.split(","))
     except ValueError:
         raise typer.BadParameter(
-            f"must be 'lo,hi' with two numbers (inf for an open side), got {box!r}",
+            f"got {box!r} (allowed: 'lo,hi', two numbers; inf opens a side, as in 0,inf)",
             param_hint="--box",
         ) from None
     if math.isnan(lower) or math.isnan(upper) or lower == math.inf or upper == -math.inf:
         raise typer.BadParameter(
-            f"must be 'lo,hi' with lo < inf and hi > -inf (allowed: -inf <= lo <= hi <= inf), "
-            f"got {box!r}",
+            f"got {box!r} (allowed: -inf <= lo <= hi <= inf, with lo < inf and hi > -inf)",
             param_hint="--box",
         )
     return (None if lower == -math.inf else lower), (None if upper == math.inf else upper)
@@ -250,9 +272,11 @@ def spec_from_flags(flags: dict[str, Any], *, shard_directory: Path | None = Non
     fields["box_lower"], fields["box_upper"] = _parse_box(fields.pop("box"))
     fields = _penalty_fields(fields)
     if problem not in (None, "paper"):
-        raise typer.BadParameter(f"must be 'paper', got {problem!r}", param_hint="--problem")
+        raise typer.BadParameter(f"got {problem!r} (allowed: paper)", param_hint="--problem")
     if sum(option is not None for option in (problem, data, shards)) > 1:
-        raise typer.BadParameter("--problem, --data and --shards are mutually exclusive")
+        raise typer.BadParameter(
+            "--problem, --data and --shards are mutually exclusive (allowed: one of them)"
+        )
     if data is not None:
         assert shard_directory is not None, "--data needs a directory for its shards"
         from scheduler_host.cli.datasets import zero_based_choice
@@ -260,6 +284,12 @@ def spec_from_flags(flags: dict[str, Any], *, shard_directory: Path | None = Non
         base = zero_based_choice(zero_based or "auto")
         fields = _from_data_file(data, shard_directory, base, fields)
     elif shards is not None:
+        if "features" in fields:
+            raise typer.BadParameter(
+                "not with --shards: d is the manifest's (allowed: --features with --data or "
+                "the paper generator)",
+                param_hint="--features",
+            )
         # N and d come from the manifest, which resolve_dataset reads.
         fields = {key: value for key, value in fields.items() if key not in ("samples", "features")}
         fields.update(problem="shards", shards=shards)

@@ -1,5 +1,6 @@
 """One solve's controller: coordinator, membership, masters, update slots, transport, z-step."""
 
+from scheduler_host.solve.interrupted import SolveInterrupted
 from scheduler_host.solve.options import (
     ProgressCallback,
     SchedulerOptions,
@@ -8,4 +9,11 @@ from scheduler_host.solve.options import (
 )
 from scheduler_host.solve.run import run_solve
 
-__all__ = ["ProgressCallback", "SchedulerOptions", "SolveCancelled", "SolveFailed", "run_solve"]
+__all__ = [
+    "ProgressCallback",
+    "SchedulerOptions",
+    "SolveCancelled",
+    "SolveFailed",
+    "SolveInterrupted",
+    "run_solve",
+]

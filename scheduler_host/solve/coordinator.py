@@ -126,6 +126,7 @@ class Coordinator:
         self.arrived: set[int] = set()
         self.opened_at = 0.0
         self.reports: dict[int, LossReport] = {}
+        self.history: list[IterationRecord] = []  # kept for a solve interrupted midway
 
     # -- what membership needs -----------------------------------------------------------
     def _assignment(self, index: int, epoch: int) -> WorkerAssignment:
@@ -193,6 +194,7 @@ class Coordinator:
                     compute_seconds=event.compute_seconds,
                     idle_seconds=event.idle_seconds,
                     local_iterations=event.local_iterations,
+                    local_stop=event.local_stop,
                 )
             )
             self.membership.on_update(event)
@@ -218,7 +220,7 @@ class Coordinator:
             self._poll(deadline, "workers to join")
 
     def _iterate(self) -> tuple[list[IterationRecord], bool]:
-        history: list[IterationRecord] = []
+        history = self.history
         started = time.monotonic()
         converged = False
         slots = self.transport.slots

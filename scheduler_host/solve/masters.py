@@ -45,6 +45,7 @@ class UpdateArrived:
     local_iterations: int
     retiring: bool
     final: bool
+    local_stop: str | None = None
 
 
 @dataclass(frozen=True)
@@ -207,5 +208,6 @@ class Master(threading.Thread):
                 local_iterations=update.local_iterations,
                 retiring=update.retiring,
                 final=update.final,
+                local_stop=update.local_stop,
             )
         )

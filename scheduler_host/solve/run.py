@@ -14,6 +14,7 @@ from scheduler_host.assignments import resolve_dataset
 from scheduler_host.results import SolveResult
 from scheduler_host.solve.conditioning import conditioning_of
 from scheduler_host.solve.coordinator import Coordinator
+from scheduler_host.solve.interrupted import SolveInterrupted, interrupted_result
 from scheduler_host.solve.options import ProgressCallback, SchedulerOptions, SolveFailed
 from scheduler_host.solve.transport import SolveTransport
 from scheduler_host.solve_spec import SolveSpec
@@ -37,8 +38,11 @@ def run_solve(
 
     Raises :class:`SolveFailed` if a slot runs out of replacements or a deadline passes.
     Whatever ends it early (that, :class:`SolveCancelled` from ``on_iteration``, Ctrl-C, a
-    bug) first broadcasts ``terminate``, so that no worker lingers, then propagates.
+    bug) first broadcasts ``terminate``, so that no worker lingers, then propagates; an
+    interrupt (Ctrl-C, or a SIGTERM the caller raises as one) propagates as
+    :class:`SolveInterrupted`, carrying the latest iterate.
     """
+    started = time.monotonic()
     options = options or SchedulerOptions()
     solve_id = solve_id or uuid.uuid4().hex
     try:
@@ -77,30 +81,45 @@ def run_solve(
             try:
                 return coordinator.run()
             except BaseException as error:
-                _stop_workers(
+                reports = _stop_workers(
                     transport,
                     iteration=coordinator.iteration,
                     z=coordinator.z,
                     reason=f"stopped: {type(error).__name__}",
                     num_workers=spec.workers,
                 )
+                if isinstance(error, KeyboardInterrupt):
+                    reports = {**coordinator.reports, **reports}
+                    latest = _latest_iterate(coordinator, reports=reports, started=started)
+                    raise SolveInterrupted(latest, interrupt=error) from error
                 raise
     finally:
         spawner.close()
 
 
+def _latest_iterate(
+    coordinator: Coordinator, *, reports: dict[int, LossReport], started: float
+) -> SolveResult | None:
+    try:
+        return interrupted_result(coordinator, reports=reports, started=started)
+    except Exception:  # the interrupt matters more; the caller saves nothing
+        log.exception("could not assemble the latest iterate of the interrupted solve")
+        return None
+
+
 def _stop_workers(
     transport: SolveTransport, *, iteration: int, z: np.ndarray, reason: str, num_workers: int
-) -> None:
+) -> dict[int, LossReport]:
     """Broadcast ``terminate`` and wait up to :data:`STOP_GRACE_SECONDS` for the workers' losses.
 
     Joined workers leave on it (a worker still computing sees it when its step ends), instead
     of waiting out their scheduler-silence timeout; the wait lets the broadcast go out before
-    the sockets close.  Dead workers are not replaced any more.
+    the sockets close.  Dead workers are not replaced any more.  Returns the losses that came,
+    by worker (those at z, for an interrupted solve's objective).
     """
+    left: dict[int, LossReport] = {}
     try:
         transport.broadcaster.send(Terminate(iteration=iteration, z=z, reason=reason))
-        left: set[int] = set()
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         while len(left) < num_workers and (remaining := deadline - time.monotonic()) > 0:
             transport.broadcaster.repeat_if_due()
@@ -109,7 +128,8 @@ def _stop_workers(
             except queue.Empty:
                 continue
             if isinstance(event, LossReport):
-                left.add(event.header.worker_index)
+                left.setdefault(event.header.worker_index, event)
         log.info("solve stopped early (%s); %d of %d workers left", reason, len(left), num_workers)
     except Exception:  # the original error matters more than a failed goodbye
         log.exception("could not tell the workers to stop")
+    return left

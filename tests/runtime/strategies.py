@@ -91,6 +91,7 @@ class WireStrategies:
                     st.sampled_from([0, protocol.CURVATURE_TERMS]),
                     elements=finite_floats,
                 ),
+                local_stop=st.one_of(st.none(), st.sampled_from(protocol.LOCAL_STOP_REASONS)),
             ),
             protocol.MessageType.JOIN: st.builds(
                 protocol.Join,
@@ -297,6 +298,12 @@ class WireStrategies:
             "curv": self._short_vector_misses(),
             "snapshot": st.sampled_from([None, 0, 1, "true", b"\x01", [True]]),
             "restart": st.sampled_from([None, 0, 1, "true", b"\x01", [True]]),
+            "local_stop": st.one_of(
+                st.sampled_from(["", "Gradient", "max_iteration", "converged", None, 1, True]),
+                st.sampled_from([b"gradient", ["gradient"], {"gradient": 1}]),
+                st.text(max_size=20),
+                self.junk_values,
+            ),
             "reason": st.one_of(
                 st.text(max_size=8),
                 st.text(

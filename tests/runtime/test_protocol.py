@@ -76,6 +76,31 @@ def test_update_round_trip_is_exact() -> None:
     )
 
 
+@pytest.mark.parametrize("reason", [None, *protocol.LOCAL_STOP_REASONS])
+def test_an_update_carries_why_the_local_solver_stopped(reason: str | None) -> None:
+    decoded = _decode(protocol.encode_worker_message(_update(local_stop=reason)))
+    assert isinstance(decoded, protocol.Update)
+    assert decoded.local_stop == reason
+
+
+def test_the_stop_reasons_on_the_wire_are_the_local_solvers() -> None:
+    from typing import get_args
+
+    from runtime.local_solver import StopReason
+
+    assert get_args(StopReason) == protocol.LOCAL_STOP_REASONS
+
+
+@pytest.mark.parametrize("value", ["converged", "", None, 1, ["gradient"], b"gradient"])
+def test_an_unknown_local_stop_reason_is_refused(value: object) -> None:
+    with pytest.raises(protocol.ProtocolError) as refused:
+        _decode(_body(local_stop=value))
+    assert str(refused.value) == (
+        "field 'local_stop' must be one of gradient, relative_decrease, max_iterations, "
+        f"got {value!r}"
+    )
+
+
 def _loss_report() -> protocol.LossReport:
     return protocol.LossReport(
         header=protocol.Header(protocol.MessageType.LOSS, SOLVE, 2, 9),

@@ -58,6 +58,7 @@ KEYS_OF = {
         "usq",
         "gram",
         "curv",
+        "local_stop",
     ),
     MessageType.JOIN: (*HEADER_KEYS, "rows"),
     MessageType.LOSS: (*HEADER_KEYS, "loss", "grad", "loss0", "grad0"),
@@ -194,6 +195,7 @@ def check_worker_message(wire: Wire, message: object) -> None:
         _check_short_vector(message.gram)
         _check_short_vector(message.curvature)
         assert message.curvature.shape[0] <= protocol.CURVATURE_TERMS
+        assert message.local_stop is None or message.local_stop in protocol.LOCAL_STOP_REASONS
     elif isinstance(message, Join):
         assert header.type is MessageType.JOIN
         _check_int(message.row_start, MSGPACK_INT_MIN, MSGPACK_INT_MAX)

@@ -161,6 +161,9 @@ class _DeliveredTwice(LocalProcessSpawner):
     def __init__(self, *, log_directory: Path) -> None:
         super().__init__(log_directory=log_directory)
         self.twins = LocalProcessSpawner(log_directory=log_directory / "twins")
+        # Both copies of a request start at once (a twin still importing would come after
+        # the solve, not during it).
+        assert self.wait_ready(timeout=60) and self.twins.wait_ready(timeout=60)
 
     def spawn(self, assignments: list[WorkerAssignment]) -> None:
         super().spawn(assignments)

@@ -65,7 +65,9 @@ def test_a_retirement_hand_off_loses_nothing() -> None:
     result, spawner = _in_process(faults=plan)
     assert result.replacements == 1
     assert spawner.statuses == {(0, 0): "done", (1, 0): "retired", (1, 1): "done", (2, 0): "done"}
-    assert result.iterations == reference.iterations
+    # the successor restarts the Anderson acceleration (tests/solve/test_fault_tolerance.py has
+    # the exact hand-off, without it)
+    assert result.iterations <= reference.iterations + 3
     assert abs(result.objective - reference.objective) <= 1e-9 * abs(reference.objective)
 
 

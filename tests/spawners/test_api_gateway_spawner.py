@@ -14,16 +14,10 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
 
-from runtime.penalty_specs import ElasticNetSpec
-from runtime.specs import (
-    LocalSolverSpec,
-    ModelSpec,
-    PaperData,
-    SchedulerEndpoints,
-    WorkerAssignment,
-)
+from runtime.specs import WorkerAssignment
 from scheduler_host.spawners.api_gateway import ApiGatewaySpawner, RetryPolicy
 from scheduler_host.spawners.base import SpawnFailure
+from tests.spawners.assignments import assignments
 
 CREDENTIALS = ReadOnlyCredentials("AKIDEXAMPLE", "secret-key-example", "session-token")
 REGION = "eu-north-1"
@@ -108,22 +102,7 @@ def api(request: pytest.FixtureRequest) -> Iterator[_FakeTriggerApi]:
 
 
 def _assignments(count: int) -> list[WorkerAssignment]:
-    return [
-        WorkerAssignment(
-            solve_id="s1",
-            worker_index=index,
-            num_workers=count,
-            row_start=index * 10,
-            row_stop=index * 10 + 10,
-            data=PaperData(samples=count * 10, features=5, density=0.5),
-            model=ModelSpec(penalty=ElasticNetSpec(l1=1.0)),
-            local_solver=LocalSolverSpec(),
-            scheduler=SchedulerEndpoints(
-                front="tcp://10.0.0.1:5555", broadcast="tcp://10.0.0.1:5556"
-            ),
-        )
-        for index in range(count)
-    ]
+    return assignments(count, front="tcp://10.0.0.1:5555", broadcast="tcp://10.0.0.1:5556")
 
 
 def _spawner(api: _FakeTriggerApi, **kwargs: object) -> ApiGatewaySpawner:
