@@ -25,6 +25,8 @@ import time
 import numpy as np
 import zmq
 
+from bench.thread_cpu import CpuSampler
+from scheduler_host.results import IterationRecord
 from scheduler_host.solve import SchedulerOptions, run_solve
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.emulated import EmulatedSpawner
@@ -45,8 +47,16 @@ def _load() -> float:
     return os.getloadavg()[0]
 
 
-def solve_rounds(*, workers: int, secure: bool, workers_per_master: int) -> dict[str, object]:
+def solve_rounds(
+    *,
+    workers: int,
+    secure: bool,
+    workers_per_master: int,
+    rho_rule: str = "balance",
+    sealed_broadcast: bool = True,
+) -> dict[str, object]:
     spec = SolveSpec(
+        rho_rule=rho_rule,
         samples=10 * workers,
         features=FEATURES,
         workers=workers,
@@ -56,7 +66,18 @@ def solve_rounds(*, workers: int, secure: bool, workers_per_master: int) -> dict
         eps_dual=1e-12,
     )
     load_before = _load()
-    result = run_solve(spec, spawner=EmulatedSpawner(), options=SchedulerOptions(secure=secure))
+    spawner, cpu = EmulatedSpawner(), CpuSampler()
+
+    def on_iteration(record: IterationRecord) -> None:
+        cpu.helpers = spawner.pids
+        cpu.sample()
+
+    result = run_solve(
+        spec,
+        spawner=spawner,
+        options=SchedulerOptions(secure=secure, sealed_broadcast=sealed_broadcast),
+        on_iteration=on_iteration,
+    )
     steps = [record.wall_seconds for record in result.history]
     rounds = [later - earlier for earlier, later in itertools.pairwise(steps)]
     return {
@@ -64,6 +85,7 @@ def solve_rounds(*, workers: int, secure: bool, workers_per_master: int) -> dict
         "round_seconds": rounds,
         "setup_seconds": result.setup_seconds,
         "dropped_messages": result.dropped_messages,
+        "cpu_seconds_per_round": cpu.per_round(),
         "load_before": load_before,
         "load_after": _load(),
     }

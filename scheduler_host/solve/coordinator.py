@@ -17,7 +17,6 @@ than τ iterations old, so a straggler no longer holds every iteration back.
 from __future__ import annotations
 
 import logging
-import queue
 import time
 from enum import StrEnum
 
@@ -54,7 +53,6 @@ from scheduler_host.spawners.base import Spawner
 log = logging.getLogger("lambda_admm.scheduler")
 
 EVENT_POLL_SECONDS = 0.05
-MAX_EVENTS_PER_POLL = 1000
 
 
 class Phase(StrEnum):
@@ -159,17 +157,8 @@ class Coordinator:
             if self.phase is Phase.ITERATING
             else None
         )
-        try:
-            event = self.transport.events.get(timeout=EVENT_POLL_SECONDS)
-        except queue.Empty:
-            return
-        for _ in range(MAX_EVENTS_PER_POLL):
+        for event in self.transport.events.take(timeout=EVENT_POLL_SECONDS):
             self._handle(event)
-            try:
-                event = self.transport.events.get_nowait()
-            except queue.Empty:
-                return
-        self._handle(event)
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, JoinArrived):
