@@ -305,5 +305,6 @@ class Coordinator:
             setup_seconds=setup_seconds,
             solve_seconds=time.monotonic() - solve_started,
             dropped_messages=self.transport.drops.count,
+            traffic=self.transport.traffic(num_workers=self.spec.workers),
             replacements=self.membership.replacements,
         )

@@ -177,6 +177,7 @@ class Master(threading.Thread):
         self._drops = drops
         self._halt = stop
         self.ready = threading.Event()
+        self.bytes_received = 0  # message bodies taken off the socket (this thread writes it)
 
     def run(self) -> None:
         sock = self._context.socket(zmq.DEALER)
@@ -210,6 +211,7 @@ class Master(threading.Thread):
             if len(frames) != 3:
                 raise ProtocolError(f"expected one body frame, got {len(frames) - 2}")
             peer, client_key = frames[0].bytes, frames[1].bytes
+            self.bytes_received += len(frames[2])
             message = self._decode(frames[2].buffer)
             self._check_key(message, client_key.decode())
             if isinstance(message, Join):

@@ -38,8 +38,10 @@ SMOKE = textwrap.dedent(
     import msgpack
     import msgpack_numpy
     import pydantic
+    import cryptography
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-    for module in (np, scipy, zmq, msgpack, msgpack_numpy, pydantic):
+    for module in (np, scipy, zmq, msgpack, msgpack_numpy, pydantic, cryptography):
         assert module.__file__.startswith(layer), (module.__name__, module.__file__)
 
     rows = scipy.sparse.random(200, 50, density=0.05, format="csr", random_state=0)
@@ -63,6 +65,9 @@ SMOKE = textwrap.dedent(
     echoed = msgpack.unpackb(pull.recv(), object_hook=msgpack_numpy.decode)
     assert np.array_equal(echoed["z"], payload["z"])
     context.destroy(linger=0)
+
+    cipher = AESGCM(AESGCM.generate_key(bit_length=256))
+    assert cipher.decrypt(b"n" * 12, cipher.encrypt(b"n" * 12, packed, b"t"), b"t") == packed
 
     class Probe(pydantic.BaseModel):
         workers: int = pydantic.Field(ge=1)
