@@ -131,14 +131,22 @@ def parse_faults(rules: list[str], seed: int) -> FaultPlan:
     return FaultPlan(rules=tuple(parsed), seed=seed)
 
 
-def _lambda_spawner(api: str | None, region: str | None) -> Spawner:
+def _lambda_spawner(
+    api: str | None, region: str | None, *, function: str | None, workers: int
+) -> Spawner:
     import boto3
 
     from scheduler_host.spawners.api_gateway import ApiGatewaySpawner
+    from scheduler_host.spawners.lambda_concurrency import ConcurrencyExceeded, check_concurrency
 
     if api is None:
         raise typer.BadParameter("required with --backend lambda", param_hint="--api")
     session = boto3.Session(region_name=region)
+    if function is not None:  # refuse before spawning, not half-spawned at the join deadline
+        try:
+            check_concurrency(session.client("lambda"), function_name=function, workers=workers)
+        except ConcurrencyExceeded as error:
+            raise typer.BadParameter(str(error), param_hint="--workers") from None
     credentials = session.get_credentials()
     if credentials is None:
         raise typer.BadParameter(
@@ -167,6 +175,10 @@ def solve(
     ] = "local",
     api: Annotated[str | None, typer.Option(help="lambda: stage URL of the trigger API")] = None,
     region: Annotated[str | None, typer.Option(help="lambda: AWS region")] = None,
+    function: Annotated[
+        str | None,
+        typer.Option(help="lambda: the worker function; W is checked against its concurrency"),
+    ] = None,
     advertise_host: Annotated[
         str | None, typer.Option(help="lambda: this machine's address as Lambda sees it")
     ] = None,
@@ -213,6 +225,7 @@ def solve(
             backend=backend,
             api=api,
             region=region,
+            function=function,
             advertise_host=advertise_host,
             insecure=insecure,
             worker_time_limit=worker_time_limit,
@@ -229,6 +242,7 @@ def _solve_into(
     backend: str,
     api: str | None,
     region: str | None,
+    function: str | None,
     advertise_host: str | None,
     insecure: bool,
     worker_time_limit: float | None,
@@ -251,7 +265,7 @@ def _solve_into(
 
         spawner = EmulatedSpawner(log_directory=out / "logs")
     else:
-        spawner = _lambda_spawner(api, region)
+        spawner = _lambda_spawner(api, region, function=function, workers=spec.workers)
         addresses = {"bind_host": "0.0.0.0", "advertise_host": advertise_host}
     run_solve_command(
         spec,

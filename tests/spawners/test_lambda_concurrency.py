@@ -1,0 +1,130 @@
+"""The concurrency check before a Lambda solve, against moto's Lambda API.
+
+moto implements ``GetFunctionConcurrency`` and ``PutFunctionConcurrency`` but not
+``GetAccountSettings`` ("Not yet implemented"); the account path is exercised with a
+client whose ``get_account_settings`` answers what AWS documents.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+from typer.testing import CliRunner
+
+from scheduler_host.cli.app import app
+from scheduler_host.spawners.lambda_concurrency import (
+    ConcurrencyExceeded,
+    ConcurrencyLimit,
+    check_concurrency,
+)
+
+REGION = "us-east-1"
+
+
+@pytest.fixture
+def lambda_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": REGION,
+    }.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        role = boto3.client("iam").create_role(RoleName="worker", AssumeRolePolicyDocument="{}")
+        code = io.BytesIO()
+        with zipfile.ZipFile(code, "w") as archive:
+            archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
+        client = boto3.client("lambda")
+        client.create_function(
+            FunctionName="admm-worker",
+            Runtime="python3.12",
+            Role=role["Role"]["Arn"],
+            Handler="handler.handler",
+            Code={"ZipFile": code.getvalue()},
+        )
+        yield client
+
+
+def test_workers_within_the_reserved_concurrency_pass(lambda_client: Any) -> None:
+    lambda_client.put_function_concurrency(
+        FunctionName="admm-worker", ReservedConcurrentExecutions=1024
+    )
+    found = check_concurrency(lambda_client, function_name="admm-worker", workers=1024)
+    assert found == ConcurrencyLimit(limit=1024, source="reserved")
+
+
+def test_workers_above_the_reserved_concurrency_are_refused(lambda_client: Any) -> None:
+    lambda_client.put_function_concurrency(
+        FunctionName="admm-worker", ReservedConcurrentExecutions=600
+    )
+    with pytest.raises(ConcurrencyExceeded) as raised:
+        check_concurrency(lambda_client, function_name="admm-worker", workers=1024)
+    assert str(raised.value) == (
+        "workers: 1024 workers cannot run at once: the reserved concurrency of function "
+        "'admm-worker' is 600 (raise it with `aws lambda put-function-concurrency`); "
+        "choose workers <= 600"
+    )
+
+
+class _AccountSettings:
+    """moto's Lambda, with the account settings AWS returns for a default account."""
+
+    def __init__(self, client: Any, *, unreserved: int) -> None:
+        self._client = client
+        self._unreserved = unreserved
+
+    def get_function_concurrency(self, **kwargs: Any) -> dict[str, Any]:
+        return self._client.get_function_concurrency(**kwargs)
+
+    def get_account_settings(self) -> dict[str, Any]:
+        return {
+            "AccountLimit": {
+                "ConcurrentExecutions": 1000,
+                "UnreservedConcurrentExecutions": self._unreserved,
+            }
+        }
+
+
+def test_without_reserved_concurrency_the_account_limit_applies(lambda_client: Any) -> None:
+    client = _AccountSettings(lambda_client, unreserved=900)
+    assert check_concurrency(client, function_name="admm-worker", workers=900) == (
+        ConcurrencyLimit(limit=900, source="account")
+    )
+    with pytest.raises(ConcurrencyExceeded) as raised:
+        check_concurrency(client, function_name="admm-worker", workers=1024)
+    assert str(raised.value) == (
+        "workers: 1024 workers cannot run at once: function 'admm-worker' has no reserved "
+        "concurrency and the account leaves 900 unreserved (reserve concurrency for it, or "
+        "ask AWS for a higher account limit); choose workers <= 900"
+    )
+
+
+def test_the_cli_refuses_before_spawning(lambda_client: Any, tmp_path: Any) -> None:
+    lambda_client.put_function_concurrency(
+        FunctionName="admm-worker", ReservedConcurrentExecutions=8
+    )
+    result = CliRunner().invoke(
+        app,
+        [
+            "solve",
+            *("--samples", "200", "--features", "10", "--workers", "16"),
+            *("--backend", "lambda", "--api", "https://api.invalid/prod"),
+            *("--advertise-host", "10.0.0.5", "--function", "admm-worker"),
+            *("--out", str(tmp_path / "out")),
+        ],
+        env={"COLUMNS": "400"},
+    )
+    assert result.exit_code == 2
+    text = re.sub(r"[\s│╭╮╰╯─]+", " ", result.output)
+    assert (
+        "Invalid value for --workers: workers: 16 workers cannot run at once: the reserved "
+        "concurrency of function 'admm-worker' is 8 (raise it with `aws lambda "
+        "put-function-concurrency`); choose workers <= 8"
+    ) in text
