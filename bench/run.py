@@ -22,6 +22,7 @@ BENCHMARKS = (
     "dual_residual",
     "async_straggler",
     "scheduler_round",
+    "spawn_rate",
     "time_to_accuracy",
     "ill_conditioned",
     "cold_path",
