@@ -28,6 +28,15 @@ FIXED_SOCKETS = 32
 
 #: ``bind_host`` of a solve kept in one process (workers on threads).
 INPROC = "inproc"
+#: Master threads at most, whatever W/W̄.  Their work is Python under one GIL: at W = 1,024
+#: 64 masters (W̄ = 16) cost the scheduler 0.28-0.58 CPU s a round, 1 or 2 masters
+#: 0.20-0.31 s (bench/results/before_after-*.json, round_driver_levers-*.jsonl).
+MAX_MASTERS = 2
+
+
+def master_count(*, num_workers: int, workers_per_master: int) -> int:
+    """⌈W/W̄⌉ master threads, at most :data:`MAX_MASTERS`."""
+    return min(MAX_MASTERS, math.ceil(num_workers / workers_per_master))
 
 
 class SolveTransport:
@@ -71,7 +80,7 @@ class SolveTransport:
         self.in_process = bind_host == INPROC
         if self.in_process and secure:
             raise ValueError("secure: CURVE does not apply to in-process (inproc) transports")
-        num_masters = math.ceil(num_workers / workers_per_master)
+        num_masters = master_count(num_workers=num_workers, workers_per_master=workers_per_master)
         # In process, the workers' threads must share the context; it outlives the solve.
         self.context = zmq.Context.instance() if self.in_process else zmq.Context()
         if not self.in_process:
