@@ -2,7 +2,8 @@
 
 The paper's instance (N = 600,000, d = 10,000, 10 nonzeros a row) solved with local worker
 processes at λ1 = 1 (every coordinate of the optimum nonzero) and at λ1 = 0.1·λ_max (a
-sparse optimum), where ``λ_max = ‖∇f(0)‖_∞`` is the smallest λ1 whose optimum is 0.  Per
+sparse optimum, it was thought: measured, it keeps 9,998 of 10,000 coordinates), and at
+0.5·λ_max, where ``λ_max = ‖∇f(0)‖_∞`` is the smallest λ1 whose optimum is 0.  Per
 solve: the bytes broadcast and received per round (``SolveResult.traffic``), next to what
 dense float64 vectors would take, the encodings z went out in, and z's nonzeros at the end.
 """
@@ -59,8 +60,9 @@ def traffic_of(*, workers: int, l1: float) -> dict[str, Any]:
         "converged": result.converged,
         "nonzeros_of_x": int(np.count_nonzero(result.x)),
         "broadcast_encodings": traffic.broadcast_encodings,
-        "broadcast_bytes_per_round": traffic.broadcast_bytes / rounds,
-        "dense_broadcast_bytes_per_round": workers * dense_vector,
+        # Per broadcast (the keep-alive at iteration 0, the iterates, repeats, terminate).
+        "broadcast_bytes_per_broadcast": traffic.broadcast_bytes / traffic.broadcasts,
+        "dense_broadcast_bytes_per_broadcast": workers * dense_vector,
         "received_bytes_per_round": traffic.received_bytes / rounds,
         "dense_update_bytes_per_round": workers * dense_vector,
         "traffic": traffic.__dict__,
@@ -71,12 +73,12 @@ def run() -> dict[str, Any]:
     largest = lambda_max()
     cases = []
     for workers in WORKERS:
-        for l1 in (1.0, 0.1 * largest):
+        for l1 in (1.0, 0.1 * largest, 0.5 * largest):
             case = traffic_of(workers=workers, l1=l1)
             cases.append(case)
             print(
-                f"W={workers} l1={l1:.4g}: broadcast {case['broadcast_bytes_per_round']:.0f} "
-                f"(dense {case['dense_broadcast_bytes_per_round']}) received "
+                f"W={workers} l1={l1:.4g}: broadcast {case['broadcast_bytes_per_broadcast']:.0f} "
+                f"(dense {case['dense_broadcast_bytes_per_broadcast']}) received "
                 f"{case['received_bytes_per_round']:.0f} B/round, {case['broadcast_encodings']}",
                 flush=True,
             )
