@@ -15,7 +15,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 from typer.testing import CliRunner
 
 from scheduler_host.cli.app import app
@@ -25,31 +24,22 @@ from scheduler_host.spawners.lambda_concurrency import (
     check_concurrency,
 )
 
-REGION = "us-east-1"
-
 
 @pytest.fixture
-def lambda_client(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_DEFAULT_REGION": REGION,
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        role = boto3.client("iam").create_role(RoleName="worker", AssumeRolePolicyDocument="{}")
-        code = io.BytesIO()
-        with zipfile.ZipFile(code, "w") as archive:
-            archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
-        client = boto3.client("lambda")
-        client.create_function(
-            FunctionName="admm-worker",
-            Runtime="python3.12",
-            Role=role["Role"]["Arn"],
-            Handler="handler.handler",
-            Code={"ZipFile": code.getvalue()},
-        )
-        yield client
+def lambda_client(mocked_aws: None) -> Iterator[Any]:
+    role = boto3.client("iam").create_role(RoleName="worker", AssumeRolePolicyDocument="{}")
+    code = io.BytesIO()
+    with zipfile.ZipFile(code, "w") as archive:
+        archive.writestr("handler.py", "def handler(event, context):\n    return None\n")
+    client = boto3.client("lambda")
+    client.create_function(
+        FunctionName="admm-worker",
+        Runtime="python3.12",
+        Role=role["Role"]["Arn"],
+        Handler="handler.handler",
+        Code={"ZipFile": code.getvalue()},
+    )
+    yield client
 
 
 def test_workers_within_the_reserved_concurrency_pass(lambda_client: Any) -> None:
