@@ -1,7 +1,8 @@
 """Master threads: validate worker messages and gather the updates of an iteration.
 
-The front proxy hands messages round-robin (a DEALER) to ⌈W/W̄⌉ masters.  Each
-master decodes and validates what it gets (the costly part, done in parallel),
+The front proxy hands messages round-robin (a DEALER) to ⌈W/W̄⌉ masters, at most
+:data:`~scheduler_host.solve.transport.MAX_MASTERS` (their Python shares one GIL).  Each
+master decodes and validates what it gets (the costly part),
 checks that the sender holds the slot it speaks for (CURVE key, slot epoch and
 routing id), claims the (worker, iteration) pair in the shared
 :class:`IterationLedger` so that a replayed or stale update is never counted,
@@ -96,9 +97,6 @@ class EventQueue:
     def __init__(self) -> None:
         self._ready = threading.Condition(threading.Lock())
         self._events: deque[Event] = deque()
-
-    def put(self, event: Event) -> None:
-        self.put_all((event,))
 
     def put_all(self, events: Iterable[Event]) -> None:
         with self._ready:
