@@ -172,6 +172,29 @@ def test_valid_broadcasts_round_trip_exactly(message: protocol.Broadcast) -> Non
     check_broadcast(WIRE, decoded)
 
 
+# --- sparse and delta vectors (runtime/vector_codec.py) --------------------------------------
+
+
+@FUZZ
+@given(S.messages[MessageType.UPDATE], S.encoded_misses())
+def test_an_update_whose_omega_is_a_malformed_sparse_or_delta_map_is_refused_or_valid(
+    message: protocol.Update, encoded: dict[str, Any]
+) -> None:
+    body = body_of(encode_worker_message(message))
+    body["omega"] = encoded
+    _worker_outcome(packed(body))
+
+
+@FUZZ
+@given(S.broadcasts, S.encoded_misses())
+def test_a_broadcast_whose_z_is_a_malformed_sparse_or_delta_map_is_refused_or_valid(
+    message: protocol.Broadcast, encoded: dict[str, Any]
+) -> None:
+    body = body_of(encode_broadcast(message, solve_id=WIRE.solve_id)[1])
+    body["z"] = encoded
+    _broadcast_outcome([WIRE.solve_id.encode(), packed(body)])
+
+
 # --- the sealed broadcast (runtime/sealed_broadcast.py) --------------------------------------
 
 SEAL = BroadcastSeal.generate()
