@@ -1,8 +1,8 @@
 """The concurrency check before a Lambda solve, against moto's Lambda API.
 
 moto implements ``GetFunctionConcurrency`` and ``PutFunctionConcurrency`` but not
-``GetAccountSettings`` ("Not yet implemented"); the account path is exercised with a
-client whose ``get_account_settings`` answers what AWS documents.
+``GetAccountSettings`` ("Not yet implemented"): the account path is tested against
+LocalStack (``tests/integration/test_lambda_concurrency.py``).
 """
 
 from __future__ import annotations
@@ -60,39 +60,6 @@ def test_workers_above_the_reserved_concurrency_are_refused(lambda_client: Any) 
         "workers: 1024 workers cannot run at once: the reserved concurrency of function "
         "'admm-worker' is 600 (raise it with `aws lambda put-function-concurrency`); "
         "choose workers <= 600"
-    )
-
-
-class _AccountSettings:
-    """moto's Lambda, with the account settings AWS returns for a default account."""
-
-    def __init__(self, client: Any, *, unreserved: int) -> None:
-        self._client = client
-        self._unreserved = unreserved
-
-    def get_function_concurrency(self, **kwargs: Any) -> dict[str, Any]:
-        return self._client.get_function_concurrency(**kwargs)
-
-    def get_account_settings(self) -> dict[str, Any]:
-        return {
-            "AccountLimit": {
-                "ConcurrentExecutions": 1000,
-                "UnreservedConcurrentExecutions": self._unreserved,
-            }
-        }
-
-
-def test_without_reserved_concurrency_the_account_limit_applies(lambda_client: Any) -> None:
-    client = _AccountSettings(lambda_client, unreserved=900)
-    assert check_concurrency(client, function_name="admm-worker", workers=900) == (
-        ConcurrencyLimit(limit=900, source="account")
-    )
-    with pytest.raises(ConcurrencyExceeded) as raised:
-        check_concurrency(client, function_name="admm-worker", workers=1024)
-    assert str(raised.value) == (
-        "workers: 1024 workers cannot run at once: function 'admm-worker' has no reserved "
-        "concurrency and the account leaves 900 unreserved (reserve concurrency for it, or "
-        "ask AWS for a higher account limit); choose workers <= 900"
     )
 
 
