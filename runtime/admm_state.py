@@ -49,11 +49,14 @@ class StepOutcome:
         dual residual in the relative stopping rule.
     gram : np.ndarray, shape (n,)
         ``⟨g, g^i⟩`` over this worker's Anderson window (empty without acceleration).
-    curvature : np.ndarray, shape (3,) or (0,)
-        At a snapshot: ``(⟨Δx, Δĝ⟩, ‖Δĝ‖², ‖Δx‖²)`` since the last one, ``ĝ = -ρ(ω - z)``
-        (``-∇f_w(x)``, the dual before the z-step), for the spectral ρ rule's estimate of the
-        curvature of f (:mod:`scheduler_host.solve.penalty_rule`); empty otherwise, and at a
-        worker's first snapshot.
+    curvature : np.ndarray, shape (6,) or (0,)
+        At a snapshot, this worker's terms of the spectral ρ rule's two secant estimates
+        (:mod:`scheduler_host.solve.penalty_rule`) since its last snapshot:
+        ``(⟨Δx, Δg⟩, ‖Δg‖², ‖Δx‖², ⟨Δz, Δy⟩, ‖Δy‖², ‖Δz‖²)`` with ``g = ∇f_w(x) =
+        ρ(z - u - x)`` (the x-update's optimality condition) and ``y = ρ_prev(p - z)``, the
+        worker's share of ``∂h(z)`` (the z-step's: ``Σ_w y_w ∈ ∂h(z)`` for the base p it took
+        z from). Both are exact (sub)gradients whatever the base, so the secants stay valid
+        under Anderson acceleration. Empty otherwise, and at a worker's first snapshot.
     """
 
     omega: np.ndarray
@@ -85,7 +88,7 @@ class AdmmState:
         self.memory = memory
         self.rho_last: float | None = None  # the ρ of this worker's previous step
         self.history = AndersonHistory(memory)
-        self._snapshot: tuple[np.ndarray, np.ndarray] | None = None  # x and ĝ at the last one
+        self._snapshot: tuple[np.ndarray, ...] | None = None  # x, g, z, y at the last one
 
     def resume(self, x: np.ndarray, dual: np.ndarray) -> None:
         """Take over a slot's ``(x, u)`` (a replacement's welcome); the window and the
@@ -101,9 +104,10 @@ class AdmmState:
         rho_last = message.rho_prev if self.rho_last is None else self.rho_last
         primal = self.x - z
         if self.history.can_mix(message.mix):
-            dual = (self.history.combine(message.mix) - z) * (rho_last / rho)
+            base_offset = self.history.combine(message.mix) - z  # p - z
         else:  # the plain step (also a replacement's, whose window is empty)
-            dual = (self.dual + primal) * (rho_last / rho)
+            base_offset = self.dual + primal
+        dual = base_offset * (rho_last / rho)
         if message.restart:
             self.history.clear()
         self.rho_last = rho
@@ -119,13 +123,34 @@ class AdmmState:
             x_sq=x_sq,
             dual_sq=float(dual @ dual),
             gram=gram,
-            curvature=self._curvature(rho * (z - omega)) if message.snapshot else _NO_TERMS,
+            curvature=(
+                self._curvature(
+                    gradient=rho * (z - dual - self.x),
+                    z=z,
+                    subgradient=rho_last * base_offset,
+                )
+                if message.snapshot
+                else _NO_TERMS
+            ),
         )
 
-    def _curvature(self, gradient: np.ndarray) -> np.ndarray:
+    def _curvature(
+        self, *, gradient: np.ndarray, z: np.ndarray, subgradient: np.ndarray
+    ) -> np.ndarray:
         """This step's curvature terms against the last snapshot, which this step replaces."""
-        last, self._snapshot = self._snapshot, (self.x.copy(), gradient)
+        current = (self.x.copy(), gradient, z, subgradient)
+        last, self._snapshot = self._snapshot, current
         if last is None:
             return _NO_TERMS
-        step, change = self.x - last[0], gradient - last[1]
-        return np.array([float(step @ change), float(change @ change), float(step @ step)])
+        step_x, change_g = current[0] - last[0], current[1] - last[1]
+        step_z, change_y = current[2] - last[2], current[3] - last[3]
+        return np.array(
+            [
+                float(step_x @ change_g),
+                float(change_g @ change_g),
+                float(step_x @ step_x),
+                float(step_z @ change_y),
+                float(change_y @ change_y),
+                float(step_z @ step_z),
+            ]
+        )

@@ -22,6 +22,7 @@ spawner may send more at any time, for replacements), runs their workers on one
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -252,6 +253,9 @@ class Emulator:
                 self.add(WorkerAssignment.model_validate_json(line))
             except ValueError as error:
                 log.error("dropped an invalid assignment: %s", error)
+        # The workers' objects live as long as the loop: keep the cyclic collector from
+        # scanning them again and again (12% of the emulator's samples at W = 1,024).
+        gc.freeze()
 
     def _dispatch(self, sock: zmq.Socket) -> None:
         worker = self._owner.get(sock)

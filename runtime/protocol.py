@@ -48,13 +48,15 @@ from runtime.protocol_fields import (
     str_field,
     vector_field,
 )
+from runtime.sealed_broadcast import BroadcastSeal
 from runtime.specs import PROTOCOL_VERSION
+from runtime.vector_codec import Base, decode_vector, encode_vector
 
 #: The longest failure reason a worker sends (it truncates longer ones).
 MAX_REASON_CHARS = 1000
 
 #: The terms of a worker's curvature report (``Update.curvature``).
-CURVATURE_TERMS = 3
+CURVATURE_TERMS = 6
 
 #: Bytes a message may take beyond its float64 vectors (header and scalars).
 MESSAGE_OVERHEAD_BYTES = 4096
@@ -126,7 +128,7 @@ class Update:
     x_sq: float
     dual_sq: float
     gram: np.ndarray
-    curvature: np.ndarray  # (⟨Δx, Δĝ⟩, ‖Δĝ‖², ‖Δx‖²) since the last snapshot, or empty
+    curvature: np.ndarray  # the spectral rule's six secant terms (AdmmState), or empty
     retiring: bool = False  # notice: the next update will be this worker's last
     final: bool = False  # this worker exits after this update; its successor takes over
     local_stop: str | None = None  # one of LOCAL_STOP_REASONS (None: no local solver said)
@@ -229,7 +231,7 @@ def encode_worker_message(message: WorkerMessage) -> bytes:
         body.update(rows=[message.row_start, message.row_stop])
     elif isinstance(message, Update):
         body.update(
-            omega=np.ascontiguousarray(message.omega, dtype=np.float64),
+            omega=encode_vector(message.omega),
             q=float(message.primal_sq),
             compute_s=float(message.compute_seconds),
             idle_s=float(message.idle_seconds),
@@ -256,10 +258,19 @@ def encode_worker_message(message: WorkerMessage) -> bytes:
     return _pack(body)
 
 
-def encode_broadcast(message: Broadcast, *, solve_id: str) -> list[bytes]:
-    """Two frames: the PUB topic (the solve id) and the body."""
+def encode_broadcast(
+    message: Broadcast,
+    *,
+    solve_id: str,
+    seal: BroadcastSeal | None = None,
+    base: Base | None = None,
+) -> list[bytes]:
+    """Two frames: the PUB topic (the solve id) and the body, sealed with ``seal`` if given
+    (:mod:`runtime.sealed_broadcast`).  z goes dense, sparse, or (an iterate, with ``base``)
+    as a delta against the z the workers hold, whichever is smallest
+    (:mod:`runtime.vector_codec`)."""
     body: dict[str, Any] = {"v": PROTOCOL_VERSION, "solve": solve_id, "iter": message.iteration}
-    z = np.ascontiguousarray(message.z, dtype=np.float64)
+    z = encode_vector(message.z, base=base if isinstance(message, Iterate) else None)
     if isinstance(message, Iterate):
         mix = np.ascontiguousarray(message.mix, dtype=np.float64)
         body.update(
@@ -273,7 +284,9 @@ def encode_broadcast(message: Broadcast, *, solve_id: str) -> list[bytes]:
         )
     else:
         body.update(type=str(MessageType.TERMINATE), z=z, reason=message.reason)
-    return [solve_id.encode(), _pack(body)]
+    topic = solve_id.encode()
+    packed = _pack(body)
+    return [topic, packed if seal is None else seal.seal(topic, packed)]
 
 
 def _decode_array(obj: dict[Any, Any]) -> Any:
@@ -308,7 +321,7 @@ def encode_direct(message: Direct, *, solve_id: str) -> bytes:
     return _pack(body)
 
 
-def _unpack(raw: bytes, *, max_bytes: int) -> dict[str, Any]:
+def _unpack(raw: bytes | memoryview, *, max_bytes: int) -> dict[str, Any]:
     if len(raw) > max_bytes:
         raise ProtocolError(f"message of {len(raw)} bytes exceeds the limit of {max_bytes}")
     try:
@@ -335,7 +348,9 @@ def _unpack(raw: bytes, *, max_bytes: int) -> dict[str, Any]:
     return body
 
 
-def _unpack_for(raw: bytes, *, max_bytes: int, solve_id: str) -> tuple[dict[str, Any], str]:
+def _unpack_for(
+    raw: bytes | memoryview, *, max_bytes: int, solve_id: str
+) -> tuple[dict[str, Any], str]:
     """The body of a message of this solve, and its type; header fields type-checked first."""
     body = _unpack(raw, max_bytes=max_bytes)
     solve, kind = body.get("solve"), body.get("type")
@@ -347,7 +362,12 @@ def _unpack_for(raw: bytes, *, max_bytes: int, solve_id: str) -> tuple[dict[str,
 
 
 def decode_worker_message(
-    raw: bytes, *, solve_id: str, num_workers: int, num_features: int, max_iteration: int
+    raw: bytes | memoryview,
+    *,
+    solve_id: str,
+    num_workers: int,
+    num_features: int,
+    max_iteration: int,
 ) -> WorkerMessage:
     """Decode and validate one worker message for the solve described by the keywords."""
     body, type_name = _unpack_for(
@@ -372,7 +392,7 @@ def decode_worker_message(
     if kind is MessageType.UPDATE:
         return Update(
             header=header,
-            omega=vector_field(body, "omega", length=num_features),
+            omega=_vector(body, "omega", length=num_features),
             primal_sq=float_field(body, "q", low=0.0),
             compute_seconds=float_field(body, "compute_s", low=0.0),
             idle_seconds=float_field(body, "idle_s", low=0.0),
@@ -421,15 +441,24 @@ def _local_stop(body: dict[str, Any]) -> str | None:
     return value
 
 
-def decode_broadcast(frames: list[bytes], *, solve_id: str, num_features: int) -> Broadcast:
-    """Decode and validate one broadcast (a worker checks what it receives too)."""
-    if len(frames) != 2 or frames[0] != solve_id.encode():
+def decode_broadcast(
+    frames: list[bytes],
+    *,
+    solve_id: str,
+    num_features: int,
+    seal: BroadcastSeal | None = None,
+    base: Base | None = None,
+) -> Broadcast:
+    """Decode and validate one broadcast (a worker checks what it receives too); with ``seal``,
+    only a body sealed with that key for this solve is opened.  ``base`` is the last z the
+    receiver decoded, which a delta may refer to (:mod:`runtime.vector_codec`)."""
+    topic = solve_id.encode()
+    if len(frames) != 2 or frames[0] != topic:
         raise ProtocolError("broadcast must be [solve id topic, body]")
-    body, kind = _unpack_for(
-        frames[1], max_bytes=max_message_bytes(num_features), solve_id=solve_id
-    )
+    raw = frames[1] if seal is None else seal.open(topic, frames[1])
+    body, kind = _unpack_for(raw, max_bytes=max_message_bytes(num_features), solve_id=solve_id)
     iteration = int_field(body, "iter", low=0, high=2**31)
-    z = vector_field(body, "z", length=num_features)
+    z = _vector(body, "z", length=num_features, base=base if kind == MessageType.ITERATE else None)
     if kind == MessageType.ITERATE:
         return Iterate(
             iteration=iteration,
@@ -446,6 +475,14 @@ def decode_broadcast(frames: list[bytes], *, solve_id: str, num_features: int) -
             raise ProtocolError(f"field 'reason' must be a string, got {reason!r}")
         return Terminate(iteration=iteration, z=z, reason=reason)
     raise ProtocolError(f"unknown broadcast type {kind!r}")
+
+
+def _vector(
+    body: dict[str, Any], name: str, *, length: int, base: Base | None = None
+) -> np.ndarray:
+    """A vector field in any of the codec's forms, validated."""
+    decoded = decode_vector(body.get(name), name=name, length=length, base=base)
+    return vector_field(body, name, length=length) if decoded is None else decoded
 
 
 def decode_direct(raw: bytes, *, solve_id: str, num_features: int) -> Direct:

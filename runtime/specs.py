@@ -153,6 +153,13 @@ class SchedulerEndpoints(_Frozen):
     server_public_key: str | None = Field(default=None, description="Z85 CURVE server key")
     client_public_key: str | None = None
     client_secret_key: str | None = None
+    broadcast_key: str | None = Field(
+        default=None,
+        min_length=40,
+        max_length=40,
+        description="Z85 AES-256-GCM key of the sealed broadcast (runtime.sealed_broadcast); "
+        "None: the broadcast is CURVE-encrypted per connection, or plain when insecure",
+    )
 
 
 class FaultRule(_Frozen):

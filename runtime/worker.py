@@ -58,7 +58,9 @@ from runtime.protocol import (
 )
 from runtime.registry import get_loss
 from runtime.rows import load_rows
+from runtime.sealed_broadcast import BroadcastSeal
 from runtime.specs import WorkerAssignment
+from runtime.vector_codec import Base
 from runtime.x_update import XUpdate
 
 log = logging.getLogger("lambda_admm.worker")
@@ -96,9 +98,14 @@ class Connection:
         self.sender.setsockopt(
             zmq.ROUTING_ID, f"{assignment.worker_index}.{assignment.slot_epoch}.{token}".encode()
         )
+        # A sealed broadcast is opened here (one ciphertext for all workers); otherwise a
+        # secure solve's broadcast comes over CURVE like the rest.
+        key = endpoints.broadcast_key
+        self.seal = BroadcastSeal.from_text(key) if key is not None else None
+        self.last_z: Base | None = None  # what the next broadcast may be a delta against
         for sock in (self.sender, self.receiver):
             sock.setsockopt(zmq.LINGER, SEND_LINGER_MS)
-            if endpoints.server_public_key:
+            if endpoints.server_public_key and (sock is self.sender or self.seal is None):
                 sock.curve_serverkey = endpoints.server_public_key.encode()
                 sock.curve_publickey = (endpoints.client_public_key or "").encode()
                 sock.curve_secretkey = (endpoints.client_secret_key or "").encode()
@@ -139,12 +146,16 @@ def newest_broadcast(
                 receiver.recv_multipart(),
                 solve_id=assignment.solve_id,
                 num_features=assignment.data.num_features,
+                seal=connection.seal,
+                base=connection.last_z,
             )
         except ProtocolError as error:
             log.warning("dropped broadcast: %s", error)
             if newest is None:
                 return None
             continue
+        if isinstance(message, Iterate):
+            connection.last_z = Base(iteration=message.iteration, vector=message.z)
         newest = newer_broadcast(newest, message)
     return newest
 

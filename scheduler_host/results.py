@@ -50,6 +50,23 @@ def finite_or_none(value: float) -> float | None:
 
 
 @dataclass(frozen=True)
+class Traffic:
+    """Bytes of the solve's messages, as the scheduler's sockets saw them (without TCP's and
+    CURVE's framing).
+
+    ``broadcast_bytes`` counts each broadcast once per worker (the PUB sends a copy to each);
+    ``received_bytes`` is the bodies of every message the workers sent (updates, joins, loss
+    reports); ``broadcast_encodings`` says how often z went dense, sparse or as a delta.
+    """
+
+    broadcasts: int
+    broadcast_repeats: int
+    broadcast_bytes: int
+    received_bytes: int
+    broadcast_encodings: dict[str, int]
+
+
+@dataclass(frozen=True)
 class SolveResult:
     """A finished solve.
 
@@ -81,6 +98,7 @@ class SolveResult:
     replacements: int = 0
     #: Stopped by Ctrl-C or SIGTERM: x is the latest z, ``reason`` says at which iteration.
     interrupted: bool = False
+    traffic: Traffic | None = None
 
     @property
     def status(self) -> str:
@@ -120,6 +138,7 @@ class SolveResult:
             "solve_seconds": self.solve_seconds,
             "dropped_messages": self.dropped_messages,
             "replacements": self.replacements,
+            "traffic": None if self.traffic is None else asdict(self.traffic),
             "history": [asdict(record) for record in self.history],
             "local_stop_reasons": self.local_stop_reasons(),
             "workers": workers,

@@ -61,12 +61,19 @@ def parse_faults(rules: list[str], seed: int) -> FaultPlan:
     return FaultPlan(rules=tuple(parsed), seed=seed)
 
 
-def _lambda_spawner(api: str, region: str | None) -> Spawner:
+def _lambda_spawner(api: str, region: str | None, *, function: str | None, workers: int) -> Spawner:
     import boto3
 
     from scheduler_host.spawners.api_gateway import ApiGatewaySpawner
+    from scheduler_host.spawners.lambda_concurrency import ConcurrencyExceeded, check_concurrency
 
     session = boto3.Session(region_name=region)
+    if function is not None:  # refuse before spawning, not half-spawned at the join deadline
+        try:
+            check_concurrency(session.client("lambda"), function_name=function, workers=workers)
+        except ConcurrencyExceeded as error:  # "workers: ...": the flag names the field
+            detail = str(error).removeprefix("workers: ")
+            raise typer.BadParameter(detail, param_hint="--workers") from None
     credentials = session.get_credentials()
     if credentials is None:
         raise typer.BadParameter(
@@ -104,6 +111,10 @@ def solve(
     ] = "local",
     api: Annotated[str | None, typer.Option(help="lambda: stage URL of the trigger API")] = None,
     region: Annotated[str | None, typer.Option(help="lambda: AWS region")] = None,
+    function: Annotated[
+        str | None,
+        typer.Option(help="lambda: the worker function; W is checked against its concurrency"),
+    ] = None,
     advertise_host: Annotated[
         str | None, typer.Option(help="lambda: this machine's address as Lambda sees it")
     ] = None,
@@ -149,6 +160,7 @@ def solve(
             backend=backend,
             api=api,
             region=region,
+            function=function,
             advertise_host=advertise_host,
             insecure=insecure,
             worker_time_limit=worker_time_limit,
@@ -166,6 +178,7 @@ def _solve_into(
     backend: str,
     api: str | None,
     region: str | None,
+    function: str | None,
     advertise_host: str | None,
     insecure: bool,
     worker_time_limit: float | None,
@@ -189,7 +202,7 @@ def _solve_into(
         spawner = EmulatedSpawner(log_directory=out / "logs")
     else:
         assert api is not None  # _check_backend
-        spawner = _lambda_spawner(api, region)
+        spawner = _lambda_spawner(api, region, function=function, workers=spec.workers)
         addresses = {"bind_host": "0.0.0.0", "advertise_host": advertise_host}
     run_solve_command(
         spec,

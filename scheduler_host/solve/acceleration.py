@@ -10,11 +10,11 @@ arrives summed with every iteration's updates. From them it picks the next base,
 (type-II Anderson acceleration with Tikhonov regularization η, as in A2DR, Fu, Zhang & Boyd
 2020), broadcasts ``c`` with the next z, and takes that z from ``mean p = Σ_i c_i S^i / W``.
 
-Safeguard (A2DR's): an accelerated base is kept only while its residual stays below
-``D·‖g^0‖·(n_acc/R + 1)^{-(1+ε)}`` (``n_acc`` accelerated steps so far); past that, the next
-base is the plain step from the last base, ``T^{k-1}``, and the window restarts. The window
-also restarts whenever the map changes (ρ changes, a worker is replaced) or the workers'
-rows disagree in length (a worker that could not follow a combination): each restart is
+Safeguard (SCS 3's): an accelerated base is kept only if its residual ‖g‖ is no larger than
+the residual of the step before it; otherwise the next base is the plain step from the base
+before, ``T^{k-1}``, and the window restarts (one iteration is lost). The window also
+restarts whenever the map changes (ρ changes, a worker is replaced) or the workers' rows
+disagree in length (a worker that could not follow a combination): each restart is
 deterministic, so all workers agree on their windows.
 """
 
@@ -28,10 +28,9 @@ import numpy as np
 
 #: Tikhonov weight η, relative to the mean diagonal of G.
 REGULARIZATION = 1e-10
-#: A2DR's safeguard constants D, ε and R.
-SAFEGUARD_FACTOR = 1e6
-SAFEGUARD_DECAY = 1e-6
-SAFEGUARD_PERIOD = 10
+#: An accelerated base is kept while its residual is at most this factor times the residual
+#: of the step before it (SCS 3's safeguard factor).
+SAFEGUARD_FACTOR = 1.0
 
 _PLAIN = np.zeros(0)
 
@@ -53,8 +52,7 @@ class AndersonMixer:
         self._memory = memory
         self._sums: deque[np.ndarray] = deque(maxlen=memory + 1)
         self._gram = np.zeros((0, 0))
-        self._first_residual: float | None = None
-        self._accelerated_steps = 0
+        self._last_residual = math.inf
         self._last_accelerated = False
         self._restart_due = False
         self.restarts = 0
@@ -75,17 +73,16 @@ class AndersonMixer:
         assert gram_row is not None
         self._grow_gram(gram_row)
         residual = math.sqrt(max(float(gram_row[-1]), 0.0))
-        if self._first_residual is None:
-            self._first_residual = residual
-        if self._last_accelerated and not self._safe(residual) and previous is not None:
+        last_residual, self._last_residual = self._last_residual, residual
+        if self._last_accelerated and residual > SAFEGUARD_FACTOR * last_residual:
             # the accelerated base was no good: the plain step from the base before it
+            assert previous is not None  # an accelerated step had a window
             return self._restart(previous, coefficients=np.array([1.0, 0.0]))
         coefficients = self._coefficients()
         if coefficients is None or coefficients.shape[0] == 1:
             self._last_accelerated = False
             return Mix(coefficients=_PLAIN, base_sum=omega_sum, restart=False)
         self._last_accelerated = True
-        self._accelerated_steps += 1
         newest = list(self._sums)[-coefficients.shape[0] :]
         base_sum = coefficients[0] * newest[0]
         for weight, total in zip(coefficients[1:], newest[1:], strict=True):
@@ -118,12 +115,6 @@ class AndersonMixer:
         gram[size - 1, :] = row
         gram[:, size - 1] = row
         self._gram = gram
-
-    def _safe(self, residual: float) -> bool:
-        assert self._first_residual is not None
-        bound = SAFEGUARD_FACTOR * self._first_residual
-        bound *= (self._accelerated_steps / SAFEGUARD_PERIOD + 1.0) ** -(1.0 + SAFEGUARD_DECAY)
-        return residual <= bound
 
     def _coefficients(self) -> np.ndarray | None:
         gram = self._gram

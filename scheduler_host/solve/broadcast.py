@@ -6,16 +6,34 @@ import statistics
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import zmq
 
-from runtime.protocol import Broadcast, Terminate, encode_broadcast
+from runtime.protocol import Broadcast, Iterate, Terminate, encode_broadcast
+from runtime.sealed_broadcast import BroadcastSeal
+from runtime.vector_codec import Base, encode_vector, encoding_of
 from scheduler_host.solve.front import bind
 
 #: A broadcast is first repeated after this many typical rounds (see :class:`Broadcaster`).
 REPEAT_AFTER_ROUNDS = 2.0
 #: Rounds whose median is the typical round.
 ROUNDS_REMEMBERED = 5
+
+
+@dataclass
+class BroadcastTraffic:
+    """What the PUB socket was given: broadcasts (first sends and repeats) and their bytes.
+    Each goes to every subscriber, so the bytes on the wire are these times the workers."""
+
+    broadcasts: int = 0
+    repeats: int = 0
+    sent_bytes: int = 0
+    encodings: dict[str, int] = field(default_factory=dict)  # of z, in first sends
+
+    def count(self, frames: list[bytes]) -> None:
+        self.broadcasts += 1
+        self.sent_bytes += sum(len(frame) for frame in frames)
 
 
 class Broadcaster:
@@ -33,6 +51,10 @@ class Broadcaster:
     round of a large solve several times (six at W = 1,024, each copy encrypted per
     subscriber under CURVE and decoded by every worker), loading the very round it waits for.
     Terminate keeps the short first pause (see :meth:`first_pause`).
+
+    With ``seal`` the body is sealed once per broadcast (:mod:`runtime.sealed_broadcast`)
+    and ``configure`` should be None: the PUB then sends the same ciphertext to every
+    subscriber instead of encrypting it once per CURVE connection.
     """
 
     def __init__(
@@ -44,9 +66,11 @@ class Broadcaster:
         first_repeat_seconds: float = 0.05,
         max_repeat_seconds: float = 5.0,
         configure: Callable[[zmq.Socket], None] | None = None,
+        seal: BroadcastSeal | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._solve_id = solve_id
+        self._seal = seal
         self._first_pause = first_repeat_seconds
         self._max_pause = max_repeat_seconds
         self._pause = first_repeat_seconds
@@ -56,7 +80,9 @@ class Broadcaster:
         if configure is not None:
             configure(self._sock)
         self.endpoint = bind(self._sock, bind_address)
-        self._frames: list[bytes] | None = None
+        self._frames: list[bytes] | None = None  # what a repeat sends (never a delta)
+        self._base: Base | None = None  # the last iterate's z: the workers hold it
+        self.traffic = BroadcastTraffic()
         self._requested = False
         self._clock = clock
         self._iteration: int | None = None
@@ -70,11 +96,25 @@ class Broadcaster:
         if self._iteration is not None and self._iteration >= 1:
             # Iteration 0 is the keep-alive while workers join: not a round.
             self._rounds.append(now - self._sent_first_at)
+        base = self._base
+        if base is not None and base.iteration != message.iteration - 1:
+            base = None  # a delta only against the z every worker computed with
         self._iteration, self._sent_first_at = message.iteration, now
         self._terminating = isinstance(message, Terminate)
-        self._frames = encode_broadcast(message, solve_id=self._solve_id)
+        first = encode_broadcast(message, solve_id=self._solve_id, seal=self._seal, base=base)
+        # A worker that missed the base (a slow joiner, a replacement) needs a repeat it can
+        # decode alone.
+        self._frames = (
+            first
+            if base is None
+            else encode_broadcast(message, solve_id=self._solve_id, seal=self._seal)
+        )
+        encoding = encoding_of(encode_vector(message.z, base=base))
+        self.traffic.encodings[encoding] = self.traffic.encodings.get(encoding, 0) + 1
+        if isinstance(message, Iterate):
+            self._base = Base(iteration=message.iteration, vector=message.z)
         self._pause = self.first_pause()
-        self.repeat()
+        self._send(first)
 
     def first_pause(self) -> float:
         """Seconds from a broadcast to its first repeat (see the class); terminate, sent once a
@@ -104,8 +144,13 @@ class Broadcaster:
     def repeat(self) -> None:
         self._requested = False
         if self._frames is not None:
-            self._sock.send_multipart(self._frames)
-            self.last_sent = self._clock()
+            self.traffic.repeats += 1
+            self._send(self._frames)
+
+    def _send(self, frames: list[bytes]) -> None:
+        self._sock.send_multipart(frames)
+        self.last_sent = self._clock()
+        self.traffic.count(frames)
 
     def close(self) -> None:
         self._sock.close()

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-import queue
 import time
 from enum import StrEnum
 
@@ -48,7 +47,7 @@ from scheduler_host.solve.optimality import (
     stop_reason,
 )
 from scheduler_host.solve.options import ProgressCallback, SchedulerOptions, SolveFailed
-from scheduler_host.solve.penalty_rule import PenaltyRule, SpectralInputs
+from scheduler_host.solve.penalty_rule import PenaltyRule
 from scheduler_host.solve.slots import Reduction
 from scheduler_host.solve.stopping import Residuals, StopRule
 from scheduler_host.solve.transport import SolveTransport
@@ -58,7 +57,6 @@ from scheduler_host.spawners.base import Spawner
 log = logging.getLogger("lambda_admm.scheduler")
 
 EVENT_POLL_SECONDS = 0.05
-MAX_EVENTS_PER_POLL = 1000
 
 
 class Phase(StrEnum):
@@ -169,17 +167,8 @@ class Coordinator:
             if self.phase is Phase.ITERATING
             else None
         )
-        try:
-            event = self.transport.events.get(timeout=EVENT_POLL_SECONDS)
-        except queue.Empty:
-            return
-        for _ in range(MAX_EVENTS_PER_POLL):
+        for event in self.transport.events.take(timeout=EVENT_POLL_SECONDS):
             self._handle(event)
-            try:
-                event = self.transport.events.get_nowait()
-            except queue.Empty:
-                return
-        self._handle(event)
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, JoinArrived):
@@ -292,11 +281,7 @@ class Coordinator:
                 iteration=self.iteration,
                 rho=self.rho,
                 step=step,
-                inputs=(
-                    SpectralInputs(curvature=reduction.curvature, omega=slots.omegas(), z=step.z)
-                    if snapshot
-                    else None
-                ),
+                terms=reduction.curvature if snapshot else None,
             )
             if rho_next != self.rho:  # another map: the acceleration's window is void
                 self.mix = self.mixer.restart_now(self.mix)
@@ -357,5 +342,6 @@ class Coordinator:
             setup_seconds=setup_seconds,
             solve_seconds=time.monotonic() - solve_started,
             dropped_messages=self.transport.drops.count,
+            traffic=self.transport.traffic(num_workers=self.spec.workers),
             replacements=self.membership.replacements,
         )

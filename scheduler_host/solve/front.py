@@ -11,6 +11,8 @@ import zmq
 log = logging.getLogger("lambda_admm.scheduler")
 
 POLL_MS = 50
+#: Messages passed on per wake-up before the other sockets get their turn.
+MAX_BATCH = 256
 #: Messages queued per peer before ZMQ drops (ROUTER) or blocks; bounded on purpose.
 HIGH_WATER_MARK = 10_000
 
@@ -61,22 +63,33 @@ class FrontProxy(threading.Thread):
         try:
             while not self._halt.is_set():
                 for sock, _ in poller.poll(POLL_MS):
-                    if sock is self.front:
-                        other, frames = self.backend, self._inbound()
-                    else:
-                        other, frames = self.front, sock.recv_multipart()
-                    try:
-                        other.send_multipart(frames, flags=zmq.NOBLOCK)
-                    except zmq.Again:
-                        log.warning("dropped a message: the next hop is full")
+                    self._forward(sock)
         finally:
             for sock in (self.front, self.backend, self.outbox):
                 sock.close()
 
-    def _inbound(self) -> list[bytes]:
-        """``[peer identity, authenticated key, body...]`` for the masters."""
-        frames = self.front.recv_multipart(copy=False)
-        return [frames[0].bytes, _user_id(frames[-1]), *(frame.bytes for frame in frames[1:])]
+    def _forward(self, sock: zmq.Socket) -> None:
+        """Pass on what is queued on ``sock`` (up to :data:`MAX_BATCH` messages a wake-up)."""
+        other = self.backend if sock is self.front else self.front
+        for _ in range(MAX_BATCH):
+            try:
+                frames = (
+                    self._inbound()
+                    if sock is self.front
+                    else sock.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+                )
+            except zmq.Again:
+                return
+            try:
+                other.send_multipart(frames, flags=zmq.NOBLOCK, copy=False)
+            except zmq.Again:
+                log.warning("dropped a message: the next hop is full")
+
+    def _inbound(self) -> list[zmq.Frame | bytes]:
+        """``[peer identity, authenticated key, body...]`` for the masters, the frames passed on
+        without copying (the body of an update is d float64)."""
+        frames = self.front.recv_multipart(flags=zmq.NOBLOCK, copy=False)
+        return [frames[0], _user_id(frames[-1]), *frames[1:]]
 
 
 def _user_id(frame: zmq.Frame) -> bytes:

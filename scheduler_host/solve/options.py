@@ -48,6 +48,9 @@ class SchedulerOptions:
     first_rebroadcast_seconds: float = 0.05
     max_rebroadcast_seconds: float = 5.0
     secure: bool = True
+    #: With ``secure``: seal the broadcast once per round (runtime.sealed_broadcast) rather
+    #: than CURVE-encrypting it per worker.
+    sealed_broadcast: bool = True
     worker_deadline_floor_seconds: float = 60.0
     worker_deadline_factor: float = 10.0
     max_respawns: int = 3

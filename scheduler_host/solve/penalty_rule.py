@@ -6,29 +6,27 @@
 ``spectral`` is adaptive ADMM with spectral penalty selection (Z. Xu, M. Figueiredo and
 T. Goldstein, "Adaptive ADMM with spectral penalty parameter selection", AISTATS 2017),
 for the consensus problem ``x_w - z = 0`` with one ρ for all workers. Every
-:data:`SPECTRAL_PERIOD` iterations it compares the iterates with those of the last estimate:
+:data:`SPECTRAL_PERIOD` iterations it takes two secant estimates since the last one:
 
-* ``α``, the curvature of ``Σ_w f_w``, from ``Δx_w`` and ``Δŷ_w`` (``ŷ_w = ρ(ω_w - z_prev)``,
-  the dual before the z-step, so ``-ŷ_w ∈ ∂f_w(x_w)``): inner products that each worker
-  computes against its own snapshot and sends with its update (``Update.curvature``, summed
-  by the slots), so the scheduler never needs the workers' x (which it could not rebuild
-  under Anderson acceleration) and never stacks W of them;
-* ``β``, the curvature of ``h``, from ``Δz`` and ``Δy_w`` (``y_w = ρ(ω_w - z)``, so
-  ``Σ_w y_w ∈ ∂h(z)``), from the ω's the scheduler holds;
+* ``α``, the curvature of ``Σ_w f_w``, from ``Δx_w`` and ``Δ∇f_w(x_w)``;
+* ``β``, the curvature of ``h``, from ``Δz`` and ``Δy_w``, ``Σ_w y_w ∈ ∂h(z)``;
 
 each as a Barzilai–Borwein step (the steepest-descent and minimum-gradient estimates,
-hybridized as the paper does). The next ρ is ``√(αβ)``, or the one estimate whose
-correlation ``⟨Δ, Δ'⟩ / (‖Δ‖‖Δ'‖)`` exceeds :data:`SPECTRAL_MIN_CORRELATION`, or ρ unchanged
-when neither does (or an estimate is negative, zero, or not finite). Safeguards: the change
-is at most ``1 + C/k²`` either way (the paper's condition for convergence), it is rounded to
-a power of ``2^(1/4)`` times ρ (so rounding noise in the iterates never changes ρ: a
-replaced worker's run keeps the fault-free run's ρ), and ρ stays within the
+hybridized as the paper does). The workers compute the inner products against their own
+snapshots and send them with their updates (``Update.curvature``, summed by the slots;
+:class:`runtime.admm_state.AdmmState` says which gradients): the scheduler holds nothing
+of size W·d for it, and the gradients are exact at whatever base the step took, so the
+secants stay valid under Anderson acceleration. The next ρ is ``√(αβ)``, or the one
+estimate whose correlation ``⟨Δ, Δ'⟩ / (‖Δ‖‖Δ'‖)`` exceeds :data:`SPECTRAL_MIN_CORRELATION`,
+or ρ unchanged when neither does (or an estimate is negative, zero, or not finite).
+Safeguards: the change is at most ``1 + C/k²`` either way (the paper's condition for
+convergence), it is rounded to a power of ``2^(1/4)`` times ρ (so rounding noise in the
+iterates never changes ρ), and ρ stays within the
 :class:`~scheduler_host.solve.global_step.RhoBounds`.
 
-The iterations with an estimate (and the first) are snapshots: the broadcast says so
-(``Iterate.snapshot``), so the workers' snapshots and the scheduler's are of one iteration.
-A worker without a snapshot of its own (a replacement) sends no terms, and that estimate
-of α is missing (as one that does not correlate).
+The snapshot iterations (the first, then every :data:`SPECTRAL_PERIOD`-th) are the same on
+every side: the broadcast says so (``Iterate.snapshot``). A worker without a snapshot of
+its own (a replacement) sends no terms, and that estimate is skipped (ρ stays).
 """
 
 from __future__ import annotations
@@ -53,21 +51,6 @@ SPECTRAL_MIN_CORRELATION = 0.2
 SPECTRAL_CHANGE_CONSTANT = 1e4
 #: ρ moves in steps of 2^(1/SPECTRAL_STEPS_PER_OCTAVE).
 SPECTRAL_STEPS_PER_OCTAVE = 4
-
-
-@dataclass(frozen=True)
-class SpectralInputs:
-    """What one global step gives the spectral rule."""
-
-    curvature: np.ndarray | None  # Σ_w (⟨Δx_w, Δĝ_w⟩, ‖Δĝ_w‖², ‖Δx_w‖²); None: incomplete
-    omega: np.ndarray  # ω_w sent (x_w plus the dual before the z-step), shape (W, d)
-    z: np.ndarray  # the global step's new z, shape (d,)
-
-
-@dataclass(frozen=True)
-class _Snapshot:
-    dual: np.ndarray
-    z: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -124,40 +107,23 @@ def safeguarded(rho: float, proposal: float, *, iteration: int, bounds: RhoBound
 
 
 class SpectralPenalty:
-    """The spectral rule's state: the iterates of its last estimate."""
+    """The spectral rule: stateless but for its bounds (the snapshots are the workers')."""
 
     def __init__(self, *, bounds: RhoBounds | None) -> None:
         self._bounds = bounds
-        self._last: _Snapshot | None = None
 
-    def snapshot_due(self, iteration: int) -> bool:
-        """Whether :meth:`next_rho` takes a snapshot at ``iteration`` (the broadcast says so)."""
-        return self._last is None or iteration % SPECTRAL_PERIOD == 0
+    @staticmethod
+    def snapshot_due(iteration: int) -> bool:
+        """Whether the workers snapshot (and report their terms) at ``iteration``."""
+        return iteration == 1 or iteration % SPECTRAL_PERIOD == 0
 
-    def next_rho(self, *, iteration: int, rho: float, inputs: SpectralInputs | None) -> float:
-        """ρ for the next iteration, from this iteration's iterates (computed at ``rho``);
-        ``inputs`` only at a snapshot (:meth:`snapshot_due`), else ρ stays."""
-        if inputs is None:
+    def next_rho(self, *, iteration: int, rho: float, terms: np.ndarray | None) -> float:
+        """ρ for the next iteration from the workers' summed secant terms (None: not every
+        worker sent them, or not a snapshot iteration: ρ stays)."""
+        if terms is None or not self.snapshot_due(iteration):
             return rho
-        current = _Snapshot(dual=rho * (inputs.omega - inputs.z), z=inputs.z)
-        last, due = self._last, iteration % SPECTRAL_PERIOD == 0
-        if last is None or due:
-            self._last = current
-        if last is None or not due:
-            return rho
-        num_workers = inputs.omega.shape[0]
-        step_z, gradient_h = current.z - last.z, current.dual - last.dual
-        terms = inputs.curvature
-        f = (
-            CurvatureEstimate(value=None, correlation=0.0)
-            if terms is None
-            else curvature_estimate(inner=terms[0], gradient_sq=terms[1], step_sq=terms[2])
-        )
-        h = curvature_estimate(
-            inner=float(np.dot(step_z, gradient_h.sum(axis=0))),
-            gradient_sq=float(np.vdot(gradient_h, gradient_h)),
-            step_sq=num_workers * float(np.dot(step_z, step_z)),
-        )
+        f = curvature_estimate(inner=terms[0], gradient_sq=terms[1], step_sq=terms[2])
+        h = curvature_estimate(inner=terms[3], gradient_sq=terms[4], step_sq=terms[5])
         proposal = spectral_choice(rho, f=f, h=h)
         return safeguarded(rho, proposal, iteration=iteration, bounds=self._bounds)
 
@@ -174,8 +140,9 @@ class PenaltyRule:
         return self._spectral is not None and self._spectral.snapshot_due(iteration)
 
     def next_rho(
-        self, *, iteration: int, rho: float, step: GlobalStep, inputs: SpectralInputs | None
+        self, *, iteration: int, rho: float, step: GlobalStep, terms: np.ndarray | None
     ) -> float:
+        """The next ρ: the global step's (balance), or the spectral estimate from ``terms``."""
         if self._spectral is None:
             return step.rho_next
-        return self._spectral.next_rho(iteration=iteration, rho=rho, inputs=inputs)
+        return self._spectral.next_rho(iteration=iteration, rho=rho, terms=terms)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import queue
 import time
 import uuid
 
@@ -62,6 +61,7 @@ def run_solve(
             front_port=options.front_port,
             broadcast_port=options.broadcast_port,
             secure=options.secure,
+            sealed_broadcast=options.sealed_broadcast,
             max_delay=spec.staleness_bound,
             rho0=conditioning.initial_rho(spec.rho0),
             relaxation=spec.relaxation,
@@ -123,12 +123,9 @@ def _stop_workers(
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         while len(left) < num_workers and (remaining := deadline - time.monotonic()) > 0:
             transport.broadcaster.repeat_if_due()
-            try:
-                event = transport.events.get(timeout=min(0.05, remaining))
-            except queue.Empty:
-                continue
-            if isinstance(event, LossReport):
-                left.setdefault(event.header.worker_index, event)
+            for event in transport.events.take(timeout=min(0.05, remaining)):
+                if isinstance(event, LossReport):
+                    left.setdefault(event.header.worker_index, event)
         log.info("solve stopped early (%s); %d of %d workers left", reason, len(left), num_workers)
     except Exception:  # the original error matters more than a failed goodbye
         log.exception("could not tell the workers to stop")

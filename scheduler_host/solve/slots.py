@@ -199,11 +199,6 @@ class UpdateSlots:
         with self._lock:
             return int(self._iteration.min())
 
-    def omegas(self) -> np.ndarray:
-        """Every slot's latest ω, stacked, shape (W, d) (a copy)."""
-        with self._lock:
-            return self._omega.copy()
-
     def state_of(self, index: int) -> tuple[int, np.ndarray, np.ndarray]:
         """``(last iteration done, x, u)`` of a slot, from the z and ρ of past iterations."""
         with self._lock:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import math
-import queue
 import threading
 from types import TracebackType
 
@@ -12,10 +11,12 @@ import zmq
 
 from runtime.capacity import reserve_open_files, reserve_sockets
 from runtime.protocol import decode_worker_message, max_worker_message_bytes
+from runtime.sealed_broadcast import BroadcastSeal
 from runtime.specs import SchedulerEndpoints
+from scheduler_host.results import Traffic
 from scheduler_host.solve.broadcast import Broadcaster
 from scheduler_host.solve.front import FrontProxy, advertised
-from scheduler_host.solve.masters import DropCounter, Event, IterationLedger, Master
+from scheduler_host.solve.masters import DropCounter, EventQueue, IterationLedger, Master
 from scheduler_host.solve.options import SolveFailed
 from scheduler_host.solve.security import SolveKeys, start_authenticator
 from scheduler_host.solve.slots import SlotRegistry, UpdateSlots
@@ -27,6 +28,15 @@ FIXED_SOCKETS = 32
 
 #: ``bind_host`` of a solve kept in one process (workers on threads).
 INPROC = "inproc"
+#: Master threads at most, whatever W/W̄.  Their work is Python under one GIL: at W = 1,024
+#: 64 masters (W̄ = 16) cost the scheduler 0.28-0.58 CPU s a round, 1 or 2 masters
+#: 0.20-0.31 s (bench/results/before_after-*.json, round_driver_levers-*.jsonl).
+MAX_MASTERS = 2
+
+
+def master_count(*, num_workers: int, workers_per_master: int) -> int:
+    """⌈W/W̄⌉ master threads, at most :data:`MAX_MASTERS`."""
+    return min(MAX_MASTERS, math.ceil(num_workers / workers_per_master))
 
 
 class SolveTransport:
@@ -41,6 +51,10 @@ class SolveTransport:
         there, so it needs ``secure=False``.
     front_port, broadcast_port : int
         0 picks free ports.
+    secure, sealed_broadcast : bool
+        CURVE on the front; with ``sealed_broadcast`` the broadcast is sealed once per
+        round with the solve's broadcast key (:mod:`runtime.sealed_broadcast`) and sent
+        over plain TCP, else it is CURVE-encrypted per subscriber.
     """
 
     def __init__(
@@ -56,6 +70,7 @@ class SolveTransport:
         front_port: int = 0,
         broadcast_port: int = 0,
         secure: bool = True,
+        sealed_broadcast: bool = True,
         max_delay: int = 1,
         rho0: float = 1.0,
         relaxation: float = 1.0,
@@ -65,7 +80,7 @@ class SolveTransport:
         self.in_process = bind_host == INPROC
         if self.in_process and secure:
             raise ValueError("secure: CURVE does not apply to in-process (inproc) transports")
-        num_masters = math.ceil(num_workers / workers_per_master)
+        num_masters = master_count(num_workers=num_workers, workers_per_master=workers_per_master)
         # In process, the workers' threads must share the context; it outlives the solve.
         self.context = zmq.Context.instance() if self.in_process else zmq.Context()
         if not self.in_process:
@@ -75,13 +90,14 @@ class SolveTransport:
             start_authenticator(self.context, self.keys) if self.keys is not None else None
         )
         configure = self.keys.configure_server if self.keys is not None else None
+        seal = BroadcastSeal.generate() if secure and sealed_broadcast else None
         self.stop = threading.Event()
         self.ledger = IterationLedger(max_delay=max_delay)
         self.slots = UpdateSlots(
             num_workers=num_workers, num_features=num_features, rho0=rho0, relaxation=relaxation
         )
         self.registry = SlotRegistry(num_workers=num_workers)
-        self.events: queue.Queue[Event] = queue.Queue()
+        self.events = EventQueue()
         self.drops = DropCounter()
         backend = f"inproc://masters-{solve_id}"
         outbox = f"inproc://outbox-{solve_id}"
@@ -101,7 +117,8 @@ class SolveTransport:
                 solve_id=solve_id,
                 first_repeat_seconds=first_rebroadcast_seconds,
                 max_repeat_seconds=max_rebroadcast_seconds,
-                configure=configure,
+                configure=configure if seal is None else None,
+                seal=seal,
             )
         except zmq.ZMQError:
             self._stop_authenticator()
@@ -134,6 +151,7 @@ class SolveTransport:
             front=advertised(self.front.endpoint, advertise_host),
             broadcast=advertised(self.broadcaster.endpoint, advertise_host),
             server_public_key=self.keys.server.public if self.keys is not None else None,
+            broadcast_key=seal.text if seal is not None else None,
         )
 
         # Owned by the coordinator (the thread that makes the transport).
@@ -144,6 +162,17 @@ class SolveTransport:
     def send_direct(self, peer: bytes, body: bytes) -> None:
         """A message to one worker, through the ROUTER."""
         self._outbox.send_multipart([peer, body])
+
+    def traffic(self, *, num_workers: int) -> Traffic:
+        """The solve's bytes so far (see :class:`~scheduler_host.results.Traffic`)."""
+        sent = self.broadcaster.traffic
+        return Traffic(
+            broadcasts=sent.broadcasts,
+            broadcast_repeats=sent.repeats,
+            broadcast_bytes=sent.sent_bytes * num_workers,
+            received_bytes=sum(master.bytes_received for master in self.masters),
+            broadcast_encodings=dict(sent.encodings),
+        )
 
     def endpoints_for(self, worker_index: int, *, new_keys: bool = False) -> SchedulerEndpoints:
         """The endpoints with this worker slot's client keys (none when insecure).

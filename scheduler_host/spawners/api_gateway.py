@@ -7,17 +7,22 @@ retried with full-jitter exponential backoff (Brooker, "Exponential Backoff
 and Jitter", AWS Architecture Blog 2015); a worker whose request finally fails
 is reported through :meth:`failures`.  A worker whose request succeeded but
 which never connects is caught by the scheduler's join deadline.
+
+Each pool thread keeps one HTTP/1.1 keep-alive connection (the standard library's
+``http.client``): against a local SigV4-verifying sink it took 0.35 ms a request where
+httpx took 1.26 ms (``bench/spawn_rate.py``), and 1,024 spawns must not take seconds.
 """
 
 from __future__ import annotations
 
+import http.client
 import random
 import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
-import httpx
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import ReadOnlyCredentials
@@ -50,6 +55,46 @@ def sign_request(
     return dict(request.headers.items())
 
 
+class _KeepAliveConnections:
+    """One keep-alive connection per calling thread to the host of ``url``; a connection that
+    failed is closed and the next request opens a new one."""
+
+    def __init__(self, url: str, *, timeout_seconds: float) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or parts.hostname is None:
+            raise ValueError(f"workers_url must be an http(s) URL, got {url!r}")
+        self._secure = parts.scheme == "https"
+        self._host, self._port = parts.hostname, parts.port
+        self._path = parts.path + (f"?{parts.query}" if parts.query else "")
+        self._timeout = timeout_seconds
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._all: list[http.client.HTTPConnection] = []
+
+    def post(self, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+        """``(status, body text)``; raises OSError or http.client.HTTPException."""
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            kind = http.client.HTTPSConnection if self._secure else http.client.HTTPConnection
+            connection = kind(self._host, self._port, timeout=self._timeout)
+            self._local.connection = connection
+            with self._lock:
+                self._all.append(connection)
+        try:
+            connection.request("POST", self._path, body=body, headers=headers)
+            response = connection.getresponse()
+            return response.status, response.read().decode(errors="replace")
+        except (OSError, http.client.HTTPException):
+            connection.close()
+            self._local.connection = None
+            raise
+
+    def close(self) -> None:
+        with self._lock:
+            for connection in self._all:
+                connection.close()
+
+
 class ApiGatewaySpawner:
     """Spawns Lambda workers through the trigger API.
 
@@ -80,7 +125,7 @@ class ApiGatewaySpawner:
         self._region = region
         self._credentials = credentials
         self._retry = retry or RetryPolicy()
-        self._client = httpx.Client(timeout=timeout_seconds)
+        self._connections = _KeepAliveConnections(workers_url, timeout_seconds=timeout_seconds)
         self._pool = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="spawn")
         self._pending: dict[tuple[int, int], Future[None]] = {}
         self._rng = random.Random(seed)
@@ -103,14 +148,14 @@ class ApiGatewaySpawner:
                 region=self._region,
             )
             try:
-                response = self._client.post(self._url, content=body, headers=headers)
-            except httpx.TransportError as error:
+                status, text = self._connections.post(body, headers)
+            except (OSError, http.client.HTTPException) as error:
                 last_problem = f"{type(error).__name__}: {error}"
             else:
-                if response.status_code < 300:
+                if status < 300:
                     return
-                last_problem = f"HTTP {response.status_code}: {response.text[:200]}"
-                if response.status_code not in RETRYABLE_STATUS:
+                last_problem = f"HTTP {status}: {text[:200]}"
+                if status not in RETRYABLE_STATUS:
                     break
             with self._rng_lock:
                 pause = self._retry.delay(attempt, self._rng)
@@ -138,4 +183,4 @@ class ApiGatewaySpawner:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
-        self._client.close()
+        self._connections.close()

@@ -112,6 +112,11 @@ class EmulatedSpawner:
         lines = log_path.read_text(errors="replace").strip().splitlines()
         return " | ".join(lines[-5:])
 
+    @property
+    def pids(self) -> list[int]:
+        """The helper processes' ids (for benchmarks that read their CPU time)."""
+        return [process.pid for process in self._helpers]
+
     def exit_codes(self) -> list[int | None]:
         return [process.poll() for process in self._helpers]
 

@@ -58,7 +58,15 @@ class WireStrategies:
     ) -> None:
         self.wire = wire
         d = wire.features
-        self.vectors = hnp.arrays(np.float64, d, elements=finite_floats)
+        # Dense, and mostly zero (±0.0) so that the codec sends them sparse.
+        self.vectors = st.one_of(
+            hnp.arrays(np.float64, d, elements=finite_floats),
+            hnp.arrays(
+                np.float64,
+                d,
+                elements=st.one_of(st.sampled_from([0.0, 0.0, 0.0, -0.0]), finite_floats),
+            ),
+        )
         self.short_vectors = hnp.arrays(
             np.float64, st.integers(0, protocol.MAX_WINDOW), elements=finite_floats
         )
@@ -345,6 +353,7 @@ class WireStrategies:
             self.vectors.map(np.ndarray.tolist),
             self.vectors.map(np.ndarray.tobytes),
             self.fake_arrays(),
+            self.encoded_misses(),
         )
 
     def _short_vector_misses(self) -> st.SearchStrategy[Any]:
@@ -362,6 +371,39 @@ class WireStrategies:
             self.short_vectors.map(np.ndarray.tolist),
             self.fake_arrays(),
         )
+
+    def encoded_misses(self) -> st.SearchStrategy[dict[str, Any]]:
+        """Sparse and delta maps (runtime/vector_codec.py) that are almost right: a wrong form
+        or key set, indices out of range, repeated or unsorted, lengths that do not match,
+        non-finite values, more entries than d, or a delta (the receiver holds no base)."""
+        d = self.wire.features
+        indices = st.lists(st.integers(0, 2 * d), max_size=d + 2)
+        values = st.lists(st.floats(), max_size=d + 2)
+
+        def entries(index_list: list[int], value_list: list[float], dtype: str) -> dict[str, Any]:
+            return {
+                "idx": np.array(index_list, dtype=dtype).tobytes(),
+                "val": np.array(value_list, dtype="<f8").tobytes(),
+            }
+
+        maps = st.builds(
+            lambda form, body, extra: {"enc": form, **body, **extra},
+            st.sampled_from(["sparse", "delta", "dense", "zip", b"sparse", 1, None]),
+            st.builds(entries, indices, values, st.sampled_from(["<u4", "<u2", "<i8", ">u4"])),
+            st.one_of(
+                st.just({}),
+                st.fixed_dictionaries({"base": st.one_of(msgpack_ints, self.tricky_scalars)}),
+                st.dictionaries(self.map_keys, self.tricky_scalars, max_size=2),
+            ),
+        )
+        wrong_types = st.fixed_dictionaries(
+            {
+                "enc": st.just("sparse"),
+                "idx": st.one_of(self.junk_values, st.binary(max_size=8)),
+                "val": st.one_of(self.junk_values, st.binary(max_size=16)),
+            }
+        )
+        return st.one_of(maps, wrong_types)
 
     def _int_misses(self, high: int) -> st.SearchStrategy[Any]:
         return st.one_of(

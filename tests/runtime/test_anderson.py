@@ -112,26 +112,39 @@ def test_a_replacement_that_cannot_follow_a_combination_takes_the_plain_step() -
     assert outcome.gram.shape == (1,)  # a shorter row than the others': the scheduler restarts
 
 
-def test_curvature_terms_are_reported_against_the_last_snapshot() -> None:
-    """f_w = (a/2)‖x‖²: ĝ = -ρ(ω - z) = ∇f_w(x) = a·x, so the terms are a‖Δx‖², a²‖Δx‖²,
-    ‖Δx‖² (the first snapshot reports none)."""
+def test_curvature_terms_are_exact_secants_of_f_and_of_h() -> None:
+    """f_w(x) = (a/2)‖x‖²: g = ρ(z - u - x) is ∇f_w(x) = a·x after an exact x-update, so the
+    f-terms are a‖Δx‖², a²‖Δx‖², ‖Δx‖²; y = ρ_prev(p - z) is the worker's share of ∂h(z),
+    here with p the last ω sent (the plain step). The first snapshot reports none."""
     a = 3.0
     state = AdmmState(2, relaxation=1.0, memory=0)
 
     def scaled(rho: float, center: np.ndarray, _x0: np.ndarray) -> np.ndarray:
         return rho * center / (a + rho)
 
-    first = state.step(
-        Iterate(iteration=1, rho=1.0, rho_prev=1.0, z=np.array([1.0, 2.0]), snapshot=True), scaled
-    )
-    x_first = state.x.copy()
+    def snapshot(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        base, z_copy = state.x + state.dual, z.copy()
+        return base, z_copy
+
+    z1 = np.array([1.0, 2.0])
+    base1, _ = snapshot(z1)
+    first = state.step(Iterate(iteration=1, rho=1.0, rho_prev=1.0, z=z1, snapshot=True), scaled)
+    x_first, y_first = state.x.copy(), 1.0 * (base1 - z1)
     state.step(Iterate(iteration=2, rho=1.0, rho_prev=1.0, z=np.array([0.5, 0.5])), scaled)
-    second = state.step(
-        Iterate(iteration=3, rho=1.0, rho_prev=1.0, z=np.array([-1.0, 0.0]), snapshot=True),
-        scaled,
-    )
+    z3 = np.array([-1.0, 0.0])
+    base3, _ = snapshot(z3)
+    second = state.step(Iterate(iteration=3, rho=1.0, rho_prev=1.0, z=z3, snapshot=True), scaled)
     assert first.curvature.size == 0
-    step = state.x - x_first
+    step, change_y, step_z = state.x - x_first, (base3 - z3) - y_first, z3 - z1
     np.testing.assert_allclose(
-        second.curvature, [a * (step @ step), a * a * (step @ step), step @ step], rtol=1e-12
+        second.curvature,
+        [
+            a * (step @ step),
+            a * a * (step @ step),
+            step @ step,
+            step_z @ change_y,
+            change_y @ change_y,
+            step_z @ step_z,
+        ],
+        rtol=1e-12,
     )

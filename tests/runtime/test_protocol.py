@@ -34,7 +34,7 @@ def _update(**overrides) -> protocol.Update:
         x_sq=2.0,
         dual_sq=0.5,
         gram=np.array([0.25, -0.125, 1.0]),
-        curvature=np.array([1.0, 2.0, 0.5]),
+        curvature=np.array([1.0, 2.0, 0.5, -1.0, 4.0, 0.25]),
     )
     fields.update(overrides)
     return protocol.Update(**fields)
@@ -226,8 +226,8 @@ def test_broadcast_round_trip() -> None:
         (_body(gram=np.array([1.0, np.nan])), "field 'gram' has non-finite entries"),
         (_body(gram=[1.0]), "field 'gram' must be an array, got list"),
         (
-            _body(curv=np.zeros(4)),
-            r"field 'curv' must be float64 of at most 3 entries, got float64 of shape \(4,\)",
+            _body(curv=np.zeros(7)),
+            r"field 'curv' must be float64 of at most 6 entries, got float64 of shape \(7,\)",
         ),
     ],
 )

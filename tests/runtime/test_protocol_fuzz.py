@@ -27,9 +27,11 @@ from runtime import protocol
 from runtime.protocol import (
     MessageType,
     ProtocolError,
+    decode_broadcast,
     encode_broadcast,
     encode_worker_message,
 )
+from runtime.sealed_broadcast import BroadcastSeal
 from runtime.specs import PROTOCOL_VERSION
 from tests.runtime.mutations import DELETE, body_of
 from tests.runtime.strategies import WireStrategies
@@ -168,6 +170,55 @@ def test_valid_broadcasts_round_trip_exactly(message: protocol.Broadcast) -> Non
     decoded = WIRE.decode_broadcast(encode_broadcast(message, solve_id=WIRE.solve_id))
     assert_same_message(decoded, message)
     check_broadcast(WIRE, decoded)
+
+
+# --- sparse and delta vectors (runtime/vector_codec.py) --------------------------------------
+
+
+@FUZZ
+@given(S.messages[MessageType.UPDATE], S.encoded_misses())
+def test_an_update_whose_omega_is_a_malformed_sparse_or_delta_map_is_refused_or_valid(
+    message: protocol.Update, encoded: dict[str, Any]
+) -> None:
+    body = body_of(encode_worker_message(message))
+    body["omega"] = encoded
+    _worker_outcome(packed(body))
+
+
+@FUZZ
+@given(S.broadcasts, S.encoded_misses())
+def test_a_broadcast_whose_z_is_a_malformed_sparse_or_delta_map_is_refused_or_valid(
+    message: protocol.Broadcast, encoded: dict[str, Any]
+) -> None:
+    body = body_of(encode_broadcast(message, solve_id=WIRE.solve_id)[1])
+    body["z"] = encoded
+    _broadcast_outcome([WIRE.solve_id.encode(), packed(body)])
+
+
+# --- the sealed broadcast (runtime/sealed_broadcast.py) --------------------------------------
+
+SEAL = BroadcastSeal.generate()
+_SEALED: dict[str, Any] = {"solve_id": WIRE.solve_id, "num_features": WIRE.features, "seal": SEAL}
+
+
+@FUZZ
+@given(_broadcast_bodies)
+def test_anything_not_sealed_with_the_key_is_refused_by_a_sealed_receiver(body: bytes) -> None:
+    """Junk, damaged and valid plain bodies alike: without the key, nothing is acted on."""
+    with pytest.raises(ProtocolError):
+        decode_broadcast([WIRE.solve_id.encode(), body], **_SEALED)
+
+
+@FUZZ
+@given(S.broadcasts, st.data())
+def test_a_sealed_broadcast_with_any_byte_damage_is_refused(
+    message: protocol.Broadcast, data: st.DataObject
+) -> None:
+    topic, body = encode_broadcast(message, solve_id=WIRE.solve_id, seal=SEAL)
+    assert_same_message(decode_broadcast([topic, body], **_SEALED), message)
+    damaged = data.draw(S.byte_damage(st.just(body)).filter(lambda raw: raw != body), "damaged")
+    with pytest.raises(ProtocolError):
+        decode_broadcast([topic, damaged], **_SEALED)
 
 
 # --- arrays where the header expects scalars (a bug this file once found) -------------------

@@ -12,7 +12,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from runtime.generator import generate_rows
 from runtime.shards import read_manifest_column_stats, read_shard, write_shards
@@ -23,17 +22,10 @@ BUCKET = "lambda-admm-storage-test"
 
 
 @pytest.fixture
-def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }.items():
-        monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket=BUCKET)
-        yield client
+def s3(mocked_aws: None) -> Iterator[Any]:
+    client = boto3.client("s3")
+    client.create_bucket(Bucket=BUCKET)
+    yield client
 
 
 @pytest.fixture(params=["local", "s3"])

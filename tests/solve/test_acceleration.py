@@ -64,9 +64,8 @@ def test_without_memory_the_steps_are_plain() -> None:
 def test_the_split_acceleration_solves_an_affine_map_in_a_few_steps() -> None:
     """The stacked map is affine in W·d = 12 dimensions: memory 12 is GMRES-like."""
     plain, _ = _solve(memory=0, iterations=40)
-    accelerated, mixer = _solve(memory=12, iterations=40)
+    accelerated, _ = _solve(memory=12, iterations=40)
     assert accelerated[-1] < 1e-9 < plain[-1]
-    assert mixer.restarts == 0
 
 
 def test_inconsistent_rows_restart_the_window() -> None:

@@ -11,7 +11,6 @@ from scheduler_host.solve.global_step import GlobalStep, RhoBounds
 from scheduler_host.solve.penalty_rule import (
     CurvatureEstimate,
     PenaltyRule,
-    SpectralInputs,
     SpectralPenalty,
     curvature_estimate,
     safeguarded,
@@ -73,82 +72,49 @@ def test_safeguards_round_limit_and_bound() -> None:
     assert safeguarded(1.0, 8.0, iteration=10**6, bounds=bounds) == 1.0
 
 
-def _curvature_terms(x: np.ndarray, gradient: np.ndarray, last: tuple | None):
-    """What the workers send, summed: (⟨Δx, Δĝ⟩, ‖Δĝ‖², ‖Δx‖²), ĝ = -ŷ (runtime.admm_state)."""
-    if last is None:
-        return None
-    step, change = x - last[0], gradient - last[1]
-    return np.array([np.vdot(step, change), np.vdot(change, change), np.vdot(step, step)])
+def _terms(a: float, b: float, workers: int, *, step_x: float, step_z: float) -> np.ndarray:
+    """The summed secant terms of W workers with f_w = (a/2)‖x‖², h = (b/2)‖z‖² (d = 3):
+    Δ∇f_w = a·Δx, and the workers' shares of ∂h(z) sum to b·Δz (each holds b/W of it)."""
+    dx, dz = np.full(3, step_x), np.full(3, step_z)
+    dg, dy = a * dx, (b / workers) * dz
+    per_worker = [dx @ dg, dg @ dg, dx @ dx, dz @ dy, dy @ dy, dz @ dz]
+    return workers * np.array(per_worker)
 
 
 def test_the_spectral_rule_recovers_the_two_curvatures() -> None:
-    """W=2 workers with f_w = (a/2)‖x‖² and h = (b/2)‖z‖², iterates consistent with
-    ``ŷ_w = ρ(ω_w - z_prev) = -∇f_w(x_w)`` and ``Σ_w y_w = Σ_w ρ(ω_w - z) = ∇h(z)``: the
-    estimates are α = a and β = b/W (the constraint x_w = z holds W times), and ρ moves
-    to √(αβ), rounded to a quarter octave."""
+    """W=2 workers with f_w = (a/2)‖x‖² and h = (b/2)‖z‖²: the estimates are α = a and
+    β = b/W (the constraint x_w = z holds W times), and ρ moves to √(αβ), rounded to a
+    quarter octave."""
     a, b, rho, workers = 4.0, 9.0, 1.0, 2
     rule = SpectralPenalty(bounds=None)
-
-    def consistent(x_value: float, z_prev_value: float, last: tuple | None):
-        x, z_prev = np.full((workers, 3), x_value), np.full(3, z_prev_value)
-        omega = z_prev - a * x / rho
-        z = workers * rho * omega[0] / (workers * rho + b)
-        dual_hat = rho * (omega - z_prev)
-        inputs = SpectralInputs(curvature=_curvature_terms(x, -dual_hat, last), omega=omega, z=z)
-        return inputs, (x, -dual_hat)
-
-    assert rule.snapshot_due(1)
-    first, snapshot = consistent(1.0, 0.5, None)
-    assert rule.next_rho(iteration=1, rho=rho, inputs=first) == rho
-    assert rule.snapshot_due(2) and not rule.snapshot_due(3)
-    second, _ = consistent(2.0, 0.25, snapshot)
-    proposal = rule.next_rho(iteration=2, rho=rho, inputs=second)
+    assert rule.snapshot_due(1) and rule.snapshot_due(2) and not rule.snapshot_due(3)
+    # the first snapshot has nothing to compare with: the workers send no terms
+    assert rule.next_rho(iteration=1, rho=rho, terms=None) == rho
+    terms = _terms(a, b, workers, step_x=1.0, step_z=-0.25)
+    proposal = rule.next_rho(iteration=2, rho=rho, terms=terms)
     # √(4 · 9/2) = 4.24: log2 = 2.08, 8 quarter octaves from ρ = 1
     assert proposal == safeguarded(rho, math.sqrt(a * b / workers), iteration=2, bounds=None)
     assert proposal == 4.0
 
 
-def test_without_the_workers_terms_only_h_is_estimated() -> None:
-    """A replacement has no snapshot and sends no terms: α is missing, β alone decides."""
-    a, b, rho, workers = 4.0, 9.0, 1.0, 2
+def test_terms_off_a_snapshot_iteration_are_ignored() -> None:
     rule = SpectralPenalty(bounds=None)
-    for iteration, (x_value, z_prev_value) in enumerate([(1.0, 0.5), (2.0, 0.25)], start=1):
-        x, z_prev = np.full((workers, 3), x_value), np.full(3, z_prev_value)
-        omega = z_prev - a * x / rho
-        z = workers * rho * omega[0] / (workers * rho + b)
-        rho_next = rule.next_rho(
-            iteration=iteration, rho=rho, inputs=SpectralInputs(curvature=None, omega=omega, z=z)
-        )
-    assert rho_next == safeguarded(rho, b / workers, iteration=2, bounds=None)
+    terms = _terms(4.0, 9.0, 2, step_x=1.0, step_z=-0.25)
+    assert rule.next_rho(iteration=3, rho=2.0, terms=terms) == 2.0
 
 
-def test_estimates_are_taken_every_other_iteration() -> None:
-    rule = SpectralPenalty(bounds=None)
-    omega, z = np.ones((1, 2)), np.zeros(2)
-    # the first call only records; an odd iteration has no inputs, and ρ stays
-    assert (
-        rule.next_rho(iteration=1, rho=2.0, inputs=SpectralInputs(curvature=None, omega=omega, z=z))
-        == 2.0
-    )
-    assert not rule.snapshot_due(3)
-    assert rule.next_rho(iteration=3, rho=2.0, inputs=None) == 2.0
-
-
-def test_uncorrelated_iterates_keep_rho() -> None:
+def test_uncorrelated_terms_keep_rho() -> None:
     rng = np.random.default_rng(0)
     rule = SpectralPenalty(bounds=RhoBounds(lower=0.01, upper=100.0))
-    for iteration in range(1, 9):
-        inputs = SpectralInputs(
-            curvature=np.array([rng.standard_normal(), 1.0 + rng.random(), 1.0 + rng.random()])
-            * np.array([1e-3, 1.0, 1.0]),
-            omega=rng.standard_normal((3, 50)),
-            z=rng.standard_normal(50),
-        )
-        assert rule.next_rho(iteration=iteration, rho=1.5, inputs=inputs) == 1.5
+    for iteration in range(2, 10, 2):
+        # inner products far below the norms: correlations under 0.2 on both sides
+        norms = 1.0 + rng.random(4)
+        terms = np.array([1e-3, norms[0], norms[1], -1e-3, norms[2], norms[3]])
+        assert rule.next_rho(iteration=iteration, rho=1.5, terms=terms) == 1.5
 
 
 def test_balance_takes_the_global_steps_rho() -> None:
     step = GlobalStep(z=np.zeros(2), primal_residual=1.0, dual_residual=0.0, rho_next=4.0)
     rule = PenaltyRule("balance", bounds=None)
     assert not rule.snapshot_due(1)
-    assert rule.next_rho(iteration=3, rho=2.0, step=step, inputs=None) == 4.0
+    assert rule.next_rho(iteration=3, rho=2.0, step=step, terms=None) == 4.0

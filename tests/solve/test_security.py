@@ -11,7 +11,17 @@ import numpy as np
 import pytest
 import zmq
 
-from runtime.protocol import Header, MessageType, Update, encode_worker_message
+from runtime.protocol import (
+    Header,
+    Iterate,
+    MessageType,
+    ProtocolError,
+    Terminate,
+    Update,
+    decode_broadcast,
+    encode_worker_message,
+)
+from runtime.sealed_broadcast import BroadcastSeal
 from runtime.specs import WorkerAssignment
 from scheduler_host.solve import SchedulerOptions, run_solve
 from scheduler_host.solve_spec import SolveSpec
@@ -23,11 +33,13 @@ SPEC = SolveSpec(samples=2000, features=40, density=0.1, workers=2, l1=0.5, max_
 class _Intruder(LocalProcessSpawner):
     """Spawns the real workers, then tries to take part without (valid) keys."""
 
-    def __init__(self, *, log_directory: Path, key_kind: str) -> None:
+    def __init__(self, *, log_directory: Path, key_kind: str, curve_listener: bool = True) -> None:
         super().__init__(log_directory=log_directory)
         self.key_kind = key_kind
-        self.broadcasts_seen = 0
+        self.curve_listener = curve_listener  # False: listen over plain TCP
+        self.broadcasts_seen: list[list[bytes]] = []
         self._done = threading.Event()
+        self.broadcast_key = ""
 
     def spawn(self, assignments: list[WorkerAssignment]) -> None:
         super().spawn(assignments)
@@ -42,10 +54,11 @@ class _Intruder(LocalProcessSpawner):
 
     def _intrude(self, assignment: WorkerAssignment) -> None:
         endpoints = assignment.scheduler
+        self.broadcast_key = endpoints.broadcast_key or ""
         assert endpoints.server_public_key is not None
         context = zmq.Context()
         sender, listener = context.socket(zmq.DEALER), context.socket(zmq.SUB)
-        for sock in (sender, listener):
+        for sock in (sender, listener) if self.curve_listener else (sender,):
             self._secure(sock, endpoints.server_public_key)
         listener.setsockopt(zmq.SUBSCRIBE, b"")
         listener.connect(endpoints.broadcast)
@@ -69,8 +82,7 @@ class _Intruder(LocalProcessSpawner):
             with contextlib.suppress(zmq.Again):
                 sender.send(encode_worker_message(poison), flags=zmq.NOBLOCK)
             if listener.poll(50):
-                listener.recv_multipart()
-                self.broadcasts_seen += 1
+                self.broadcasts_seen.append(listener.recv_multipart())
         for sock in (sender, listener):
             sock.close(linger=0)
         context.term()
@@ -84,14 +96,47 @@ class _Intruder(LocalProcessSpawner):
 def test_an_unauthenticated_peer_cannot_join_inject_or_listen(
     key_kind: str, tmp_path: Path
 ) -> None:
+    """Per-connection CURVE on the broadcast too: the peer receives nothing at all."""
     intruder = _Intruder(log_directory=tmp_path, key_kind=key_kind)
-    attacked = run_solve(SPEC, spawner=intruder)
+    options = SchedulerOptions(sealed_broadcast=False)
+    attacked = run_solve(SPEC, spawner=intruder, options=options)
     intruder.close()
-    clean = run_solve(SPEC, spawner=LocalProcessSpawner(log_directory=tmp_path))
-    assert intruder.broadcasts_seen == 0
+    clean = run_solve(SPEC, spawner=LocalProcessSpawner(log_directory=tmp_path), options=options)
+    assert intruder.broadcasts_seen == []
     assert attacked.dropped_messages == 0  # refused at the handshake, never decoded
     assert attacked.objective == clean.objective
     np.testing.assert_array_equal(attacked.x, clean.x)
+
+
+@pytest.mark.parametrize("key_kind", ["no keys", "wrong keys"])
+def test_a_peer_without_keys_gets_only_ciphertext_of_the_sealed_broadcast(
+    key_kind: str, tmp_path: Path
+) -> None:
+    """The default sealed broadcast goes out over plain TCP: a peer without keys receives the
+    frames, but cannot open them (with no key, or a key of its own), and still cannot
+    inject an update; the solve is the one without the peer."""
+    intruder = _Intruder(log_directory=tmp_path, key_kind=key_kind, curve_listener=False)
+    attacked = run_solve(SPEC, spawner=intruder)
+    intruder.close()
+    clean = run_solve(SPEC, spawner=LocalProcessSpawner(log_directory=tmp_path))
+    assert attacked.dropped_messages == 0
+    assert attacked.objective == clean.objective
+    np.testing.assert_array_equal(attacked.x, clean.x)
+    assert intruder.broadcasts_seen, "the peer should have received ciphertext"
+    solve_id = intruder.broadcasts_seen[0][0].decode()
+    own_seal = BroadcastSeal.generate()
+    for frames in intruder.broadcasts_seen:
+        with pytest.raises(ProtocolError):
+            decode_broadcast(frames, solve_id=solve_id, num_features=SPEC.features)
+        with pytest.raises(ProtocolError, match="sealed broadcast failed authentication"):
+            decode_broadcast(frames, solve_id=solve_id, num_features=SPEC.features, seal=own_seal)
+    # They were the real broadcasts: the solve's key (which only its workers hold) opens them.
+    solve_seal = BroadcastSeal.from_text(intruder.broadcast_key)
+    opened = [
+        decode_broadcast(frames, solve_id=solve_id, num_features=SPEC.features, seal=solve_seal)
+        for frames in intruder.broadcasts_seen
+    ]
+    assert all(isinstance(message, Iterate | Terminate) for message in opened)
 
 
 def test_insecure_mode_is_plain_tcp_and_still_correct(tmp_path: Path) -> None:

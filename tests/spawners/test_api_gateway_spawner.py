@@ -179,7 +179,7 @@ def test_unreachable_api_is_reported_after_bounded_retries() -> None:
     )
     spawner.spawn(_assignments(1))
     spawner.wait()
-    assert spawner.failures()[0].reason.startswith(
-        "POST /workers for worker 0 failed: ConnectError"
+    assert spawner.failures()[0].reason == (
+        "POST /workers for worker 0 failed: ConnectionRefusedError: [Errno 111] Connection refused"
     )
     spawner.close()

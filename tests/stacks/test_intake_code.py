@@ -135,6 +135,6 @@ def test_a_handler_importing_what_its_layer_lacks_fails_the_synth() -> None:
         )
     message = str(caught.value)
     assert message.startswith(
-        "runtime.handler.handler imports msgpack, msgpack_numpy, numpy, scipy, zmq, "
+        "runtime.handler.handler imports msgpack, msgpack_numpy, nacl, numpy, scipy, zmq, "
         f"which neither {INTAKE_LAYER_DIR / 'requirements.txt'} nor the Lambda runtime provides"
     )
