@@ -81,7 +81,7 @@ class EmulatedWorker:
             worker_index=assignment.worker_index,
             slot_epoch=assignment.slot_epoch,
         )
-        dimension = assignment.data.num_features
+        dimension = assignment.dimension
         self.target = emulated_target(assignment.worker_index, dimension)
         self.x = np.zeros(dimension)
         self.scaled_dual = np.zeros(dimension)
@@ -113,7 +113,7 @@ class EmulatedWorker:
             answer = wire.decode_direct(
                 raw,
                 solve_id=self.assignment.solve_id,
-                num_features=self.assignment.data.num_features,
+                num_features=self.assignment.dimension,
             )
         except wire.ProtocolError as error:
             log.warning("dropped a direct message: %s", error)

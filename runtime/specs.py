@@ -72,6 +72,11 @@ class ModelSpec(_Frozen):
     sample_weights: Literal["none", "uniform"] = Field(
         default="none", description="'uniform' sets w_n = 1/N (the paper's scenario probabilities)"
     )
+    fit_intercept: bool = Field(
+        default=False,
+        description="an unpenalized intercept: x gets a last entry that multiplies a column "
+        "of ones (runtime.intercept)",
+    )
 
 
 # The local solver's knobs, defined once: bounds and meaning here, defaults on
@@ -197,6 +202,11 @@ class WorkerAssignment(_Frozen):
     handoff_lead_seconds: float = Field(default=30.0, ge=0.0)
     scheduler_silence_seconds: float = Field(default=20.0, gt=0.0)
     faults: FaultPlan = FaultPlan()
+
+    @property
+    def dimension(self) -> int:
+        """The length of x, z and every vector message: d, plus 1 with an intercept."""
+        return self.data.num_features + int(self.model.fit_intercept)
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkerAssignment:

@@ -104,7 +104,7 @@ class Connection:
                 sock.curve_serverkey = endpoints.server_public_key.encode()
                 sock.curve_publickey = (endpoints.client_public_key or "").encode()
                 sock.curve_secretkey = (endpoints.client_secret_key or "").encode()
-        limit = 2 * max_message_bytes(assignment.data.num_features)
+        limit = 2 * max_message_bytes(assignment.dimension)
         for sock in (self.sender, self.receiver):
             sock.setsockopt(zmq.MAXMSGSIZE, limit)
         self.receiver.setsockopt(zmq.SUBSCRIBE, assignment.solve_id.encode())
@@ -140,7 +140,7 @@ def newest_broadcast(
             message = decode_broadcast(
                 receiver.recv_multipart(),
                 solve_id=assignment.solve_id,
-                num_features=assignment.data.num_features,
+                num_features=assignment.dimension,
             )
         except ProtocolError as error:
             log.warning("dropped broadcast: %s", error)
@@ -188,7 +188,7 @@ class _Worker:
         self.load_seconds = time.perf_counter() - started
         self.loss = get_loss(assignment.model.loss)
         self.x_update = XUpdate(assignment.local_solver, self.loss)
-        dimension = assignment.data.num_features
+        dimension = assignment.dimension
         self.x = np.zeros(dimension)
         self.scaled_dual = np.zeros(dimension)
         self.last_iteration = 0
@@ -224,7 +224,7 @@ class _Worker:
                 answer = decode_direct(
                     self.connection.sender.recv(),
                     solve_id=self.assignment.solve_id,
-                    num_features=self.assignment.data.num_features,
+                    num_features=self.assignment.dimension,
                 )
             except ProtocolError as error:
                 log.warning("dropped a direct message: %s", error)

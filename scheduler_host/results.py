@@ -54,6 +54,9 @@ class SolveResult:
     (``max_i |r_i| / max(1, |∂_i f(0)|)`` for the least subgradient ``r ∈ ∇f(x) + ∂h(x)``) at
     most ``optimality_tolerance`` (``eps_kkt``), and ``objective`` not above
     ``objective_at_zero``. Otherwise ``reason`` says which of these failed.
+
+    ``x`` holds the d coefficients; a model fitted with an intercept has it in ``intercept``
+    (None without one).
     """
 
     solve_id: str
@@ -75,6 +78,7 @@ class SolveResult:
     solve_seconds: float
     dropped_messages: int
     replacements: int = 0
+    intercept: float | None = None
 
     def to_json_dict(self) -> dict[str, Any]:
         """``result.json``'s content (x itself goes to ``x.npy``)."""
@@ -96,6 +100,7 @@ class SolveResult:
             "objective": self.objective,
             "iterations": self.iterations,
             "converged": self.converged,
+            "intercept": self.intercept,
             **self.check_fields(),
             "primal_residual": self.primal_residual,
             "dual_residual": self.dual_residual,

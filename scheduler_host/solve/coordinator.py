@@ -23,6 +23,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from runtime.intercept import split_intercept
 from runtime.protocol import (
     Iterate,
     LossReport,
@@ -101,7 +102,7 @@ class Coordinator:
         self.worker_iterations: list[WorkerIteration] = []
         self.phase = Phase.JOINING
         self.iteration = 0
-        self.z = np.zeros(spec.features)
+        self.z = np.zeros(spec.dimension)
         self.rho = self.rho_prev = conditioning.initial_rho(spec.rho0)
         self.rho_rule = PenaltyRule(spec.rho_rule, bounds=self.rho_bounds)
         if self.rho != spec.rho0:
@@ -297,9 +298,11 @@ class Coordinator:
             eps_kkt=self.spec.eps_kkt,
         )
         reason = stop_reason(rule_met=rule_met, max_iter=self.spec.max_iter, check=check)
+        coefficients, intercept = split_intercept(x, fit_intercept=self.spec.fit_intercept)
         return SolveResult(
             solve_id=self.solve_id,
-            x=x,
+            x=coefficients,
+            intercept=intercept,
             objective=check.objective,
             iterations=self.iteration,
             converged=reason is None,

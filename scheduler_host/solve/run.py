@@ -51,7 +51,7 @@ def run_solve(
             solve_id=solve_id,
             num_workers=spec.workers,
             workers_per_master=spec.workers_per_master,
-            num_features=spec.features,
+            num_features=spec.dimension,
             max_iteration=spec.max_iter,
             bind_host=options.bind_host,
             advertise_host=options.advertise_host or options.bind_host,
