@@ -76,6 +76,7 @@ class Coordinator:
         options: SchedulerOptions,
         on_iteration: ProgressCallback | None,
         conditioning: Conditioning,
+        initial_x: np.ndarray | None = None,
     ) -> None:
         self.spec, self.solve_id = spec, solve_id
         self.transport, self.options = transport, options
@@ -102,7 +103,9 @@ class Coordinator:
         self.worker_iterations: list[WorkerIteration] = []
         self.phase = Phase.JOINING
         self.iteration = 0
-        self.z = np.zeros(spec.dimension)
+        # A warm start (initial_x, in the original coordinates) is where z and every x_w begin.
+        self.warm_start = initial_x is not None
+        self.z = np.zeros(spec.dimension) if initial_x is None else self._warm_z(initial_x)
         self.rho = self.rho_prev = conditioning.initial_rho(spec.rho0)
         self.rho_rule = PenaltyRule(spec.rho_rule, bounds=self.rho_bounds)
         if self.rho != spec.rho0:
@@ -143,8 +146,18 @@ class Coordinator:
         if self.phase is not Phase.JOINING:
             self.transport.broadcaster.request_repeat()
 
+    def _warm_z(self, initial_x: np.ndarray) -> np.ndarray:
+        if initial_x.shape != (self.spec.dimension,):
+            raise ValueError(
+                f"initial_x: must have shape ({self.spec.dimension},), got {initial_x.shape}"
+            )
+        start = np.array(initial_x, dtype=np.float64)
+        return start if self.scaling is None else self.scaling.from_original(start)
+
     def _welcome_for(self, index: int) -> Welcome:
         if self.phase is Phase.JOINING:
+            if self.warm_start:  # x_w = z, u_w = 0: ADMM's start at a given point
+                return Welcome(last_iteration=0, x=self.z.copy(), u=np.zeros_like(self.z))
             return Welcome(last_iteration=0)
         last, x, u = self.transport.slots.state_of(index)
         return Welcome(last_iteration=last, x=x, u=u)

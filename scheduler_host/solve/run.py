@@ -32,12 +32,15 @@ def run_solve(
     options: SchedulerOptions | None = None,
     solve_id: str | None = None,
     on_iteration: ProgressCallback | None = None,
+    initial_x: np.ndarray | None = None,
 ) -> SolveResult:
     """Run one distributed solve to the end; the spawner is closed when it returns.
 
     Raises :class:`SolveFailed` if a slot runs out of replacements or a deadline passes.
     Whatever ends it early (that, :class:`SolveCancelled` from ``on_iteration``, Ctrl-C, a
     bug) first broadcasts ``terminate``, so that no worker lingers, then propagates.
+    ``initial_x`` (shape ``(spec.dimension,)``, the intercept last) warm-starts z and every
+    worker's x there.
     """
     options = options or SchedulerOptions()
     solve_id = solve_id or uuid.uuid4().hex
@@ -73,6 +76,7 @@ def run_solve(
                 options=options,
                 on_iteration=on_iteration,
                 conditioning=conditioning,
+                initial_x=initial_x,
             )
             try:
                 return coordinator.run()
