@@ -26,6 +26,7 @@ BENCHMARKS = (
     "ill_conditioned",
     "cold_path",
     "penalty_rules",
+    "estimator_backends",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

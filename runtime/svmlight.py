@@ -60,6 +60,7 @@ def read_svmlight(
     num_features: int | None = None,
     zero_based: ZeroBased = "auto",
     max_features: int = MAX_INFERRED_FEATURES,
+    features_name: str = "--features",
 ) -> SvmlightFile:
     """Read ``path`` into (n, d) CSR rows with their raw labels (no mapping to ±1).
 
@@ -70,6 +71,8 @@ def read_svmlight(
         largest index, at most ``max_features``.
     zero_based : "auto", "true" or "false"
         Whether index 0 is the first column (``"auto"``: if the file uses index 0).
+    features_name : str
+        What an index beyond ``num_features`` is said to pass (``"--features"``).
 
     Raises
     ------
@@ -108,7 +111,9 @@ def read_svmlight(
     if num_features is None:
         _check_index_limit(path, columns_needed, max_features, offset, field="data")
     else:
-        _check_index_limit(path, columns_needed, num_features, offset, field="features")
+        _check_index_limit(
+            path, columns_needed, num_features, offset, field="features", name=features_name
+        )
     features = sp.csr_matrix(
         (raw.data, raw.indices - offset, raw.indptr),
         shape=(raw.shape[0], num_features or columns_needed),
@@ -125,14 +130,16 @@ def read_svmlight(
     )
 
 
-def _check_index_limit(path: Path, needed: int, limit: int, offset: int, *, field: str) -> None:
+def _check_index_limit(
+    path: Path, needed: int, limit: int, offset: int, *, field: str, name: str = "--features"
+) -> None:
     if needed <= limit:
         return
     largest = limit - 1 + offset
     line, index = _first_line(path, lambda index: index > largest)
     if field == "features":
         raise SvmlightError(
-            f"{path} line {line}: feature index {index} is beyond --features {limit} "
+            f"{path} line {line}: feature index {index} is beyond {name} {limit} "
             f"(allowed: indices {offset} to {largest})",
             field=field,
         )

@@ -65,6 +65,7 @@ def run_solve_command(
     from scheduler_host.assignments import spec_as_json
     from scheduler_host.cli.out_dir import save_result
     from scheduler_host.cli.progress import iteration_progress
+    from scheduler_host.model_file import model_file_of
     from scheduler_host.solve import SchedulerOptions, SolveFailed, run_solve
 
     if not secure:
@@ -94,8 +95,13 @@ def run_solve_command(
         console.print("interrupted: the solve was stopped, and its workers with it")
         raise typer.Exit(code=exit_code_of(interrupt)) from None
     typer.echo(result.summary())
+    model = None
+    try:  # the dataset's manifest is read again; its loss must not cost the result
+        model = model_file_of(result, spec)
+    except (OSError, ValueError) as error:
+        typer.echo(f"warning: no model.json: cannot read the dataset's manifest: {error}", err=True)
     try:
-        saved = save_result(out, result, spec=spec_as_json(spec))
+        saved = save_result(out, result, spec=spec_as_json(spec), model=model)
     except OSError as error:
         typer.echo(f"error: --out: {error}", err=True)
         raise typer.Exit(code=1) from None
@@ -105,7 +111,7 @@ def run_solve_command(
             err=True,
         )
         raise typer.Exit(code=1)
-    typer.echo(f"results in {saved.directory}/ (result.json, x.npy, convergence.png)")
+    typer.echo(f"results in {saved.directory}/ (result.json, x.npy, model.json, convergence.png)")
     exit_unless_converged(result.converged, allow_unconverged=allow_unconverged)
 
 
@@ -354,3 +360,23 @@ def data_prepare(
         binary = manifest.labels.binary
         mapping = f" ({binary.describe()} for a classification loss)" if binary else ""
         typer.echo(f"labels: {manifest.labels.describe()}{mapping}")
+
+
+@app.command()
+def predict(
+    model: Annotated[Path, typer.Option(help="a result directory (with model.json and x.npy)")],
+    data: Annotated[Path, typer.Option(help="an svmlight/LIBSVM file to predict")],
+    out: Annotated[Path, typer.Option(help="the predictions, as CSV")] = Path("predictions.csv"),
+    overwrite: Annotated[bool, typer.Option(help="replace an existing --out")] = False,
+    zero_based: Annotated[
+        str | None,
+        typer.Option(help=f"{ZERO_BASED_HELP} (default: as the training file was read)"),
+    ] = None,
+) -> None:
+    """Predict with a solved model; prints the accuracy (classifiers) or the RMSE."""
+    from scheduler_host.cli.datasets import zero_based_choice
+    from scheduler_host.cli.predict import predict_file
+
+    base = None if zero_based is None else zero_based_choice(zero_based)
+    line = predict_file(model_dir=model, data=data, out=out, overwrite=overwrite, zero_based=base)
+    typer.echo(line)

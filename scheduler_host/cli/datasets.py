@@ -88,7 +88,9 @@ def prepare_dataset(
             signed_labels_for(loss, LabelClasses.of(data.labels))
         except ValueError as error:
             raise DatasetError(f"{source}: {error}", field="data") from None
-    manifest = write_shards(data, target, num_workers, source_name=source.name)
+    manifest = write_shards(
+        data, target, num_workers, source_name=source.name, zero_based=loaded.zero_based
+    )
     return PreparedDataset(manifest=manifest, notes=loaded.notes)
 
 

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from scheduler_host.model_file import ModelFile
     from scheduler_host.results import SolveResult
 
 #: What a solve writes into its directory (``shards`` only ever by older versions).
-RESULT_ENTRIES = ("result.json", "x.npy", "convergence.png", "logs", "shards")
+RESULT_ENTRIES = ("result.json", "x.npy", "model.json", "convergence.png", "logs", "shards")
 
 
 def default_out(solve_id: str) -> Path:
@@ -109,11 +110,16 @@ class SavedResult:
     failure: str | None = None
 
 
-def _write_all(directory: Path, result: SolveResult, spec: dict[str, Any]) -> None:
+def _write_all(
+    directory: Path, result: SolveResult, spec: dict[str, Any], model: ModelFile | None
+) -> None:
     from scheduler_host.cli.plots import plot_convergence
+    from scheduler_host.model_file import write_model_file
     from scheduler_host.results import write_result
 
     write_result(directory, result, spec=spec)
+    if model is not None:
+        write_model_file(directory, model)
     plot_convergence(
         result,
         directory / "convergence.png",
@@ -122,14 +128,17 @@ def _write_all(directory: Path, result: SolveResult, spec: dict[str, Any]) -> No
     )
 
 
-def save_result(out: Path, result: SolveResult, *, spec: dict[str, Any]) -> SavedResult:
-    """Write ``result.json``, ``x.npy`` and ``convergence.png`` into ``out``, or a fallback.
+def save_result(
+    out: Path, result: SolveResult, *, spec: dict[str, Any], model: ModelFile | None = None
+) -> SavedResult:
+    """Write ``result.json``, ``x.npy``, ``model.json`` (given ``model``) and
+    ``convergence.png`` into ``out``, or a fallback.
 
     The fallbacks are ``results/<solve id>`` (unless that is ``out``), then
     ``<temp dir>/lambda-admm-rescued-<solve id>``. Raises ``OSError`` only if all fail.
     """
     try:
-        _write_all(out, result, spec)
+        _write_all(out, result, spec, model)
         return SavedResult(directory=out)
     except OSError as error:
         failure = f"cannot write the result to {out}: {error}"
@@ -142,7 +151,7 @@ def save_result(out: Path, result: SolveResult, *, spec: dict[str, Any]) -> Save
             continue
         try:
             fallback.mkdir(parents=True, exist_ok=True)
-            _write_all(fallback, result, spec)
+            _write_all(fallback, result, spec, model)
         except OSError:
             continue
         return SavedResult(directory=fallback, failure=failure)

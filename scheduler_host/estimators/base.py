@@ -15,6 +15,7 @@ both (``max_iter``) keeps its coefficients, says ``converged_ = False`` and warn
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
@@ -25,7 +26,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from runtime.local_data import LocalData
 from scheduler_host.estimators.backends import FitRequest, solve_locally
+from scheduler_host.estimators.loading import averaged_weights, load_model_for
 from scheduler_host.estimators.parameters import CommonParameters, validated
+from scheduler_host.model_file import Model
 from scheduler_host.results import SolveResult
 from scheduler_host.solve import SolveFailed
 
@@ -51,6 +54,41 @@ class ADMMLinearModel(BaseEstimator):
     def _penalty_weights(self, parameters: Any, num_samples: int) -> tuple[float, float]:
         """``(l1, l2)`` of the averaged objective for the estimator's own parameters."""
         raise NotImplementedError
+
+    @classmethod
+    def _parameters_for(cls, l1: float, l2: float, num_samples: int) -> dict[str, Any]:
+        """The inverse of :meth:`_penalty_weights`: the parameters of an averaged ``(l1, l2)``.
+
+        Raises
+        ------
+        ValueError
+            If no value of the estimator's parameters gives that penalty.
+        """
+        raise NotImplementedError
+
+    def _set_fitted(self, model: Model) -> None:
+        """The fitted attributes of a loaded model."""
+        raise NotImplementedError
+
+    @classmethod
+    def from_model_dir(cls, directory: Path | str) -> Any:
+        """The fitted estimator of a result directory (``model.json`` and ``x.npy``).
+
+        Raises
+        ------
+        ValueError
+            If the directory holds no valid model, a model of another loss, or a penalty
+            that the estimator's parameters cannot express (a group lasso, a box).
+        """
+        model = load_model_for(cls, directory, cls._loss)
+        l1, l2 = averaged_weights(model.file.spec)
+        samples = int(model.file.spec["samples"])
+        fit_intercept = model.file.intercept is not None
+        estimator = cls(**cls._parameters_for(l1, l2, samples), fit_intercept=fit_intercept)
+        estimator.n_features_in_ = model.file.num_features
+        estimator.converged_ = model.file.converged
+        estimator._set_fitted(model)
+        return estimator
 
     def _validated_parameters(self) -> Any:
         return validated(self._parameters, type(self).__name__, self.get_params())

@@ -26,7 +26,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from scheduler_host.estimators.backends import Backend
 from scheduler_host.estimators.base import ADMMLinearModel
+from scheduler_host.estimators.loading import classes_of
 from scheduler_host.estimators.parameters import LinearSVCParameters, LogisticParameters
+from scheduler_host.model_file import Model
 
 
 class _ADMMBinaryClassifier(ClassifierMixin, ADMMLinearModel):
@@ -72,6 +74,12 @@ class _ADMMBinaryClassifier(ClassifierMixin, ADMMLinearModel):
 
     def _l1_share(self, parameters: Any) -> float:
         raise NotImplementedError
+
+    def _set_fitted(self, model: Model) -> None:
+        self.classes_ = classes_of(model)
+        self.coef_ = model.coefficients.reshape(1, -1)
+        self.intercept_ = np.array([model.file.intercept or 0.0])
+        self.n_iter_ = np.array([model.file.iterations])
 
     def __sklearn_tags__(self) -> Any:
         tags = super().__sklearn_tags__()
@@ -151,6 +159,16 @@ class ADMMLogisticRegression(_ADMMBinaryClassifier):
     def _l1_share(self, parameters: Any) -> float:
         return float(parameters.l1_ratio)
 
+    @classmethod
+    def _parameters_for(cls, l1: float, l2: float, num_samples: int) -> dict[str, Any]:
+        total = l1 + l2  # = 1/(C N)
+        if not total:
+            raise ValueError(
+                "ADMMLogisticRegression: the model has no penalty (allowed: C < inf, i.e. "
+                "l1 + l2 > 0)"
+            )
+        return {"C": 1.0 / (total * num_samples), "l1_ratio": l1 / total}
+
     def predict_proba(self, X: Any) -> np.ndarray:
         """``[P(classes_[0]), P(classes_[1])]`` per row, shape (n, 2)."""
         positive = expit(self.decision_function(X))
@@ -202,3 +220,12 @@ class ADMMLinearSVC(_ADMMBinaryClassifier):
 
     def _l1_share(self, parameters: Any) -> float:
         return 1.0 if parameters.penalty == "l1" else 0.0
+
+    @classmethod
+    def _parameters_for(cls, l1: float, l2: float, num_samples: int) -> dict[str, Any]:
+        if (l1 > 0) == (l2 > 0):
+            raise ValueError(
+                f"ADMMLinearSVC: the model's penalty has l1 = {l1:g} and l2 = {l2:g} per sample "
+                "(allowed: exactly one of them > 0)"
+            )
+        return {"C": 1.0 / ((l1 + l2) * num_samples), "penalty": "l1" if l1 else "l2"}

@@ -18,6 +18,7 @@ from sklearn.base import RegressorMixin
 from scheduler_host.estimators.backends import Backend
 from scheduler_host.estimators.base import ADMMLinearModel
 from scheduler_host.estimators.parameters import ElasticNetParameters, LassoParameters
+from scheduler_host.model_file import Model
 
 
 class _ADMMRegressor(RegressorMixin, ADMMLinearModel):
@@ -41,6 +42,11 @@ class _ADMMRegressor(RegressorMixin, ADMMLinearModel):
     def predict(self, X: Any) -> np.ndarray:
         """``X β + β₀``, shape (n,)."""
         return self._linear_scores(X)
+
+    def _set_fitted(self, model: Model) -> None:
+        self.coef_ = model.coefficients
+        self.intercept_ = model.file.intercept or 0.0
+        self.n_iter_ = model.file.iterations
 
 
 class ADMMElasticNet(_ADMMRegressor):
@@ -105,6 +111,11 @@ class ADMMElasticNet(_ADMMRegressor):
         alpha, ratio = parameters.alpha, parameters.l1_ratio
         return alpha * ratio, alpha * (1.0 - ratio)
 
+    @classmethod
+    def _parameters_for(cls, l1: float, l2: float, num_samples: int) -> dict[str, Any]:
+        alpha = l1 + l2
+        return {"alpha": alpha, "l1_ratio": l1 / alpha if alpha else 1.0}
+
 
 class ADMMLasso(_ADMMRegressor):
     """Linear regression with an L1 penalty, scikit-learn's ``Lasso``:
@@ -136,3 +147,12 @@ class ADMMLasso(_ADMMRegressor):
 
     def _penalty_weights(self, parameters: Any, num_samples: int) -> tuple[float, float]:
         return parameters.alpha, 0.0
+
+    @classmethod
+    def _parameters_for(cls, l1: float, l2: float, num_samples: int) -> dict[str, Any]:
+        if l2:
+            raise ValueError(
+                f"ADMMLasso: the model has an L2 penalty (l2 = {l2:g} per sample) "
+                "(allowed: none; load it with ADMMElasticNet)"
+            )
+        return {"alpha": l1}

@@ -111,7 +111,7 @@ def test_local_runs_threads_for_small_data_and_processes_for_large() -> None:
     small = LocalData.from_arrays(np.ones((3, 2)), np.zeros(3))
     assert resolved_backend("local", small) == "threads"
     assert resolved_backend("processes", small) == "processes"
-    assert THREADS_UP_TO_NONZEROS >= 1_000_000
+    assert THREADS_UP_TO_NONZEROS == 4_000_000
 
 
 @pytest.mark.slow
