@@ -27,6 +27,7 @@ BENCHMARKS = (
     "cold_path",
     "penalty_rules",
     "estimator_backends",
+    "prepare_stream",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -7,16 +7,32 @@ checked before the first shard is written.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import typer
 
-from runtime.labels import LabelClasses, signed_labels_for
+from runtime.labels import signed_labels_for
 from runtime.registry import get_loss
-from runtime.shards import ShardManifest, write_shards
-from runtime.storage import storage_for
-from runtime.svmlight import ZERO_BASED_CHOICES, SvmlightError, ZeroBased, read_svmlight
+from runtime.shard_staging import Progress, ShardStager
+from runtime.shards import ShardManifest
+from runtime.storage import Storage, StorageError, storage_for
+from runtime.svmlight import (
+    MAX_INFERRED_FEATURES,
+    ZERO_BASED_CHOICES,
+    ZeroBased,
+    resolve_columns,
+    scan_for_limit,
+)
+from runtime.svmlight_lines import SvmlightError
+from runtime.svmlight_stream import (
+    DEFAULT_BLOCK_BYTES,
+    IndexBeyondLimit,
+    IndexRange,
+    count_samples,
+    parsed_blocks,
+)
 
 #: The flag of each input a prepared data file can be refused for (DatasetError.field).
 _DATA_FLAGS = {
@@ -51,11 +67,17 @@ def prepare_dataset(
     num_features: int | None = None,
     zero_based: ZeroBased = "auto",
     loss: str | None = None,
+    progress: Progress | None = None,
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
 ) -> PreparedDataset:
-    """Load ``source`` with scikit-learn's svmlight reader and write W contiguous shards.
+    """Stream ``source`` (svmlight) into W contiguous shards, a block of lines at a time.
 
-    ``loss``, if given, must accept the file's labels (a classification loss needs two
-    classes); the check, like every other, comes before anything is written.
+    One pass counts the samples, a second parses bounded blocks with scikit-learn's reader
+    and routes each row to its shard (:class:`runtime.shard_staging.ShardStager`), so memory
+    holds a block and a shard, never the file. ``loss``, if given, must accept the file's
+    labels (a classification loss needs two classes); the check, like every other, comes
+    before anything is written to ``destination``. ``progress`` is called with the bytes of
+    each object written there.
 
     Raises
     ------
@@ -70,28 +92,76 @@ def prepare_dataset(
     """
     target = storage_for(destination, field="destination")
     try:
-        loaded = read_svmlight(source, num_features=num_features, zero_based=zero_based)
+        with tempfile.TemporaryDirectory(prefix="lambda-admm-staging-") as staging:
+            return _stream_into(
+                source,
+                target,
+                Path(staging),
+                num_workers=num_workers,
+                num_features=num_features,
+                zero_based=zero_based,
+                loss=loss,
+                progress=progress,
+                block_bytes=block_bytes,
+            )
     except SvmlightError as error:
         raise DatasetError(str(error), field=error.field) from None
-    except OSError as error:  # FileNotFoundError included
+    except StorageError:
+        raise
+    except OSError as error:  # the source: FileNotFoundError included
         raise DatasetError(
             f"cannot read {source}: {error.strerror or error}", field="data"
         ) from None
-    data = loaded.data
-    if not 1 <= num_workers <= data.num_samples:
+
+
+def _stream_into(
+    source: Path,
+    target: Storage,
+    staging: Path,
+    *,
+    num_workers: int,
+    num_features: int | None,
+    zero_based: ZeroBased,
+    loss: str | None,
+    progress: Progress | None,
+    block_bytes: int,
+) -> PreparedDataset:
+    if not source.is_file():
+        raise FileNotFoundError(f"data file not found: {source}")
+    samples = count_samples(source, block_bytes)
+    stager = (
+        ShardStager(num_samples=samples, num_workers=num_workers, staging=staging)
+        if 1 <= num_workers <= samples
+        else None  # the file is still read whole: its own errors come first
+    )
+    seen = IndexRange()
+    try:
+        limit = num_features or MAX_INFERRED_FEATURES
+        for rows in parsed_blocks(source, index_limit=limit, seen=seen, block_bytes=block_bytes):
+            if stager is not None:
+                stager.add(rows)
+    except IndexBeyondLimit:
+        seen = scan_for_limit(source, seen)
+    columns = resolve_columns(source, seen, num_features=num_features, zero_based=zero_based)
+    if stager is None:
         raise DatasetError(
-            f"must be between 1 and the number of samples ({data.num_samples}), got {num_workers}",
+            f"must be between 1 and the number of samples ({samples}), got {num_workers}",
             field="workers",
         )
     if loss is not None and get_loss(loss).signed_labels:
         try:
-            signed_labels_for(loss, LabelClasses.of(data.labels))
+            signed_labels_for(loss, stager.label_classes)
         except ValueError as error:
             raise DatasetError(f"{source}: {error}", field="data") from None
-    manifest = write_shards(
-        data, target, num_workers, source_name=source.name, zero_based=loaded.zero_based
+    manifest = stager.finish(
+        target,
+        offset=columns.offset,
+        num_features=columns.num_features,
+        source_name=source.name,
+        zero_based=columns.zero_based,
+        progress=progress,
     )
-    return PreparedDataset(manifest=manifest, notes=loaded.notes)
+    return PreparedDataset(manifest=manifest, notes=columns.notes)
 
 
 def zero_based_choice(value: str, *, flag: str = "--zero-based") -> ZeroBased:
