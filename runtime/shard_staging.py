@@ -17,7 +17,6 @@ is refused. Memory holds one shard and one block at a time, plus d floats.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,15 +35,12 @@ from runtime.shards import (
     shard_file_name,
     shard_to_bytes,
 )
-from runtime.storage import Storage
+from runtime.storage import Progress, Storage
 from runtime.svmlight_stream import RawRows
 
 #: Distinct labels are counted exactly up to this many (a regression's targets are mostly
 #: distinct: past it, the count says "at least" and the memory stays bounded).
 MAX_COUNTED_LABELS = 1_000_000
-
-#: Called with the bytes of each object written to the destination, as it is written.
-Progress = Callable[[int], None]
 
 
 @dataclass
@@ -174,9 +170,7 @@ class ShardStager:
             staged.unlink()
             blob = shard_to_bytes(piece)
             name = shard_file_name(worker)
-            destination.write_bytes(name, blob)
-            if progress is not None:
-                progress(len(blob))
+            destination.write_bytes(name, blob, progress=progress)
             entries.append(
                 ShardEntry(name, start, stop, piece.nnz, hashlib.sha256(blob).hexdigest())
             )

@@ -78,6 +78,7 @@ class RawRows:
     data: np.ndarray
     labels: np.ndarray
     first_sample: int
+    text_bytes: int = 0  # the length of the block of text they were parsed from
 
     @property
     def num_samples(self) -> int:
@@ -131,6 +132,7 @@ def parse_block(
         data=np.asarray(matrix.data, dtype=np.float64),
         labels=np.asarray(labels, dtype=np.float64),
         first_sample=first_sample,
+        text_bytes=len(block),
     )
     _check_finite(path, rows)
     return rows, len(query_ids) > 0

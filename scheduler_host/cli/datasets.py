@@ -15,9 +15,9 @@ import typer
 
 from runtime.labels import signed_labels_for
 from runtime.registry import get_loss
-from runtime.shard_staging import Progress, ShardStager
+from runtime.shard_staging import ShardStager
 from runtime.shards import ShardManifest
-from runtime.storage import Storage, StorageError, storage_for
+from runtime.storage import Progress, Storage, StorageError, storage_for
 from runtime.svmlight import (
     MAX_INFERRED_FEATURES,
     ZERO_BASED_CHOICES,
@@ -68,6 +68,7 @@ def prepare_dataset(
     zero_based: ZeroBased = "auto",
     loss: str | None = None,
     progress: Progress | None = None,
+    read_progress: Progress | None = None,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
 ) -> PreparedDataset:
     """Stream ``source`` (svmlight) into W contiguous shards, a block of lines at a time.
@@ -76,8 +77,9 @@ def prepare_dataset(
     and routes each row to its shard (:class:`runtime.shard_staging.ShardStager`), so memory
     holds a block and a shard, never the file. ``loss``, if given, must accept the file's
     labels (a classification loss needs two classes); the check, like every other, comes
-    before anything is written to ``destination``. ``progress`` is called with the bytes of
-    each object written there.
+    before anything is written to ``destination``. ``progress`` is told the bytes written
+    there as they go (an S3 destination takes shards of 8 MiB or more as multipart uploads),
+    ``read_progress`` the bytes of text parsed.
 
     Raises
     ------
@@ -102,6 +104,7 @@ def prepare_dataset(
                 zero_based=zero_based,
                 loss=loss,
                 progress=progress,
+                read_progress=read_progress,
                 block_bytes=block_bytes,
             )
     except SvmlightError as error:
@@ -124,6 +127,7 @@ def _stream_into(
     zero_based: ZeroBased,
     loss: str | None,
     progress: Progress | None,
+    read_progress: Progress | None,
     block_bytes: int,
 ) -> PreparedDataset:
     if not source.is_file():
@@ -140,6 +144,8 @@ def _stream_into(
         for rows in parsed_blocks(source, index_limit=limit, seen=seen, block_bytes=block_bytes):
             if stager is not None:
                 stager.add(rows)
+            if read_progress is not None:
+                read_progress(rows.text_bytes)
     except IndexBeyondLimit:
         seen = scan_for_limit(source, seen)
     columns = resolve_columns(source, seen, num_features=num_features, zero_based=zero_based)
@@ -185,17 +191,26 @@ def prepare_data_file(
     source_flag: str,
 ) -> PreparedDataset:
     """:func:`prepare_dataset`, its refusals as usage errors naming the flag, its notes shown."""
+    from rich.console import Console
+
+    from scheduler_host.cli.progress import transfer_progress
+
     if not source.is_file():
         raise typer.BadParameter(f"data file not found: {source}", param_hint=source_flag)
+    compressed = source.suffix in (".gz", ".bz2")
+    size = None if compressed else source.stat().st_size
     try:
-        prepared = prepare_dataset(
-            source,
-            destination,
-            num_workers=num_workers,
-            num_features=num_features,
-            zero_based=zero_based,
-            loss=loss,
-        )
+        with transfer_progress(source_bytes=size, console=Console(stderr=True)) as report:
+            prepared = prepare_dataset(
+                source,
+                destination,
+                num_workers=num_workers,
+                num_features=num_features,
+                zero_based=zero_based,
+                loss=loss,
+                progress=report.written,
+                read_progress=report.read,
+            )
     except DatasetError as error:
         flag = source_flag if error.field == "data" else _DATA_FLAGS[error.field]
         raise typer.BadParameter(str(error), param_hint=flag) from None

@@ -1,12 +1,22 @@
-"""Progress of a solve on a terminal: iteration, r, s and ρ, shown only on a TTY."""
+"""Progress on a terminal, shown only on a TTY: a solve (iteration, r, s and ρ), and a data
+preparation (bytes parsed, bytes written)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TransferSpeedColumn,
+)
 
 from scheduler_host.results import IterationRecord
 from scheduler_host.solve import ProgressCallback
@@ -38,3 +48,34 @@ def iteration_progress(*, max_iter: int, console: Console) -> Iterator[ProgressC
             )
 
         yield update
+
+
+@dataclass(frozen=True)
+class TransferCallbacks:
+    """What a data preparation reports: bytes of text parsed, bytes of shards written."""
+
+    read: Callable[[int], None]
+    written: Callable[[int], None]
+
+
+@contextmanager
+def transfer_progress(*, source_bytes: int | None, console: Console) -> Iterator[TransferCallbacks]:
+    """Two bars on a terminal (parsing the source, writing the shards: to S3 by multipart
+    parts), nothing otherwise; ``source_bytes`` None for a compressed source (no total)."""
+    if not console.is_terminal:
+        yield TransferCallbacks(read=lambda count: None, written=lambda count: None)
+        return
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        reading = progress.add_task("parse", total=source_bytes)
+        writing = progress.add_task("write", total=None)
+        yield TransferCallbacks(
+            read=lambda count: progress.advance(reading, count),
+            written=lambda count: progress.advance(writing, count),
+        )
