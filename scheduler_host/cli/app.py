@@ -320,7 +320,9 @@ def demo(
 
 @data_app.command("prepare")
 def data_prepare(
-    source: Annotated[Path, typer.Argument(help="svmlight/LIBSVM file")],
+    source: Annotated[
+        Path, typer.Argument(help="svmlight/LIBSVM file (.gz, .bz2), .npz CSR or long Parquet")
+    ],
     destination: Annotated[str, typer.Argument(help="DIR or s3://bucket/datasets/NAME")],
     workers: Annotated[int, typer.Option(help="W, one shard per worker")] = 4,
     features: Annotated[

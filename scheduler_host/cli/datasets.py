@@ -33,6 +33,13 @@ from runtime.svmlight_stream import (
     count_samples,
     parsed_blocks,
 )
+from runtime.tabular_sources import (
+    describe_npz,
+    describe_parquet,
+    npz_blocks,
+    parquet_blocks,
+)
+from scheduler_host.solve_spec import MAX_FEATURES
 
 #: The flag of each input a prepared data file can be refused for (DatasetError.field).
 _DATA_FLAGS = {
@@ -41,6 +48,10 @@ _DATA_FLAGS = {
     "zero_based": "--zero-based",
     "workers": "--workers",
 }
+
+
+#: Sources read by :mod:`runtime.tabular_sources`; any other name is an svmlight file.
+TABULAR_SUFFIXES = (".npz", ".parquet", ".pq")
 
 
 class DatasetError(ValueError):
@@ -71,7 +82,9 @@ def prepare_dataset(
     read_progress: Progress | None = None,
     block_bytes: int = DEFAULT_BLOCK_BYTES,
 ) -> PreparedDataset:
-    """Stream ``source`` (svmlight) into W contiguous shards, a block of lines at a time.
+    """Stream ``source`` into W contiguous shards, a bounded block at a time: an svmlight
+    file (also ``.gz``, ``.bz2``), an ``.npz`` CSR matrix with labels, or a long-form
+    Parquet table (:mod:`runtime.tabular_sources`).
 
     One pass counts the samples, a second parses bounded blocks with scikit-learn's reader
     and routes each row to its shard (:class:`runtime.shard_staging.ShardStager`), so memory
@@ -95,6 +108,17 @@ def prepare_dataset(
     target = storage_for(destination, field="destination")
     try:
         with tempfile.TemporaryDirectory(prefix="lambda-admm-staging-") as staging:
+            if source.suffix in TABULAR_SUFFIXES and source.is_file():
+                return _tabular_into(
+                    source,
+                    target,
+                    Path(staging),
+                    num_workers=num_workers,
+                    num_features=num_features,
+                    zero_based=zero_based,
+                    loss=loss,
+                    progress=progress,
+                )
             return _stream_into(
                 source,
                 target,
@@ -115,6 +139,73 @@ def prepare_dataset(
         raise DatasetError(
             f"cannot read {source}: {error.strerror or error}", field="data"
         ) from None
+
+
+def _tabular_into(
+    source: Path,
+    target: Storage,
+    staging: Path,
+    *,
+    num_workers: int,
+    num_features: int | None,
+    zero_based: ZeroBased,
+    loss: str | None,
+    progress: Progress | None,
+) -> PreparedDataset:
+    """An ``.npz`` CSR or a long-form Parquet source (:mod:`runtime.tabular_sources`)."""
+    if zero_based != "auto":
+        raise DatasetError(
+            f"{source}: an .npz or Parquet source has 0-based columns (allowed: auto)",
+            field="zero_based",
+        )
+    is_npz = source.suffix == ".npz"
+    described = describe_npz(source) if is_npz else describe_parquet(source)
+    if described.num_samples == 0:
+        raise SvmlightError(f"no samples in {source}")
+    stated = described.num_features
+    if num_features is not None and stated is not None and num_features < stated:
+        raise DatasetError(
+            f"{source} has {stated} columns, more than --features {num_features} (allowed: "
+            f"{stated} to {MAX_FEATURES:,})",
+            field="features",
+        )
+    width = num_features or stated
+    blocks = (
+        npz_blocks(source, num_features=width)
+        if is_npz
+        else parquet_blocks(source, num_features=width)
+    )
+    if not 1 <= num_workers <= described.num_samples:
+        raise DatasetError(
+            f"must be between 1 and the number of samples ({described.num_samples}), "
+            f"got {num_workers}",
+            field="workers",
+        )
+    stager = ShardStager(
+        num_samples=described.num_samples, num_workers=num_workers, staging=staging
+    )
+    seen = IndexRange()
+    for rows in blocks:
+        seen.add(rows, query_ids=False)
+        stager.add(rows)
+    _check_loss_labels(source, loss, stager)
+    manifest = stager.finish(
+        target,
+        offset=0,
+        num_features=width or (seen.largest or 0) + 1,
+        source_name=source.name,
+        zero_based=True,
+        progress=progress,
+    )
+    return PreparedDataset(manifest=manifest, notes=())
+
+
+def _check_loss_labels(source: Path, loss: str | None, stager: ShardStager) -> None:
+    if loss is not None and get_loss(loss).signed_labels:
+        try:
+            signed_labels_for(loss, stager.label_classes)
+        except ValueError as error:
+            raise DatasetError(f"{source}: {error}", field="data") from None
 
 
 def _stream_into(
@@ -154,11 +245,7 @@ def _stream_into(
             f"must be between 1 and the number of samples ({samples}), got {num_workers}",
             field="workers",
         )
-    if loss is not None and get_loss(loss).signed_labels:
-        try:
-            signed_labels_for(loss, stager.label_classes)
-        except ValueError as error:
-            raise DatasetError(f"{source}: {error}", field="data") from None
+    _check_loss_labels(source, loss, stager)
     manifest = stager.finish(
         target,
         offset=columns.offset,
