@@ -92,7 +92,7 @@ class EmulatedWorker:
         self.heard_at = time.monotonic()
         self.sent_at: float | None = None
         self._missed = set(missed)
-        self._held: wire.Iterate | wire.Terminate | None = None  # read before the welcome
+        self._held: wire.Broadcast | None = None  # read before the welcome
         self.connection.send(
             wire.Join(
                 header=header_of(assignment, wire.MessageType.JOIN, 0),
@@ -141,11 +141,11 @@ class EmulatedWorker:
             return
         self._act_on(message)
 
-    def _act_on(self, message: wire.Iterate | wire.Terminate) -> None:
+    def _act_on(self, message: wire.Broadcast) -> None:
         self._held = None
         received_at = time.perf_counter()
         self.heard_at = time.monotonic()
-        if isinstance(message, wire.Terminate):
+        if isinstance(message, wire.Terminate | wire.Report):  # a report stays, as the worker
             self.connection.send(
                 wire.LossReport(
                     header=self.header(wire.MessageType.LOSS, message.iteration),
@@ -155,7 +155,7 @@ class EmulatedWorker:
                     gradient_at_zero=-self.target,
                 )
             )
-            self.ended = True
+            self.ended = isinstance(message, wire.Terminate)
         elif message.iteration > self.last_iteration:
             if message.iteration in self._missed:
                 self._missed.discard(message.iteration)

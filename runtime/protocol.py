@@ -14,7 +14,9 @@ Worker -> scheduler (DEALER -> ROUTER front):
 
 Scheduler -> workers (PUB, topic = solve id):
     ``iterate``   ``(k, rho, rho_prev, z)``: compute iteration k;
-    ``terminate`` the final z: report the local loss and gradient, then exit.
+    ``terminate`` the final z: report the local loss and gradient, then exit;
+    ``report``    a z to report the local loss and gradient at, staying for more iterations
+                  (a regularization path reports at each λ on the same workers).
 
 Scheduler -> one worker (ROUTER, answering its ``join``):
     ``welcome``   start; a replacement also gets its slot's state ``(k, x, u)``;
@@ -59,6 +61,7 @@ class MessageType(StrEnum):
     RETIRE = "retire"
     ITERATE = "iterate"
     TERMINATE = "terminate"
+    REPORT = "report"
     WELCOME = "welcome"
     REFUSE = "refuse"
     FAILED = "failed"
@@ -157,6 +160,14 @@ class Terminate:
 
 
 @dataclass(frozen=True)
+class Report:
+    """Report ``f_w`` and ``∇f_w`` at ``z`` (as for :class:`Terminate`) and stay."""
+
+    iteration: int
+    z: np.ndarray
+
+
+@dataclass(frozen=True)
 class Welcome:
     """Go ahead; ``x``/``u`` are the slot's state after ``last_iteration`` (None: fresh start)."""
 
@@ -171,7 +182,7 @@ class Refuse:
 
 
 WorkerMessage = Join | Update | LossReport | Retire | Failed
-Broadcast = Iterate | Terminate
+Broadcast = Iterate | Terminate | Report
 Direct = Welcome | Refuse
 
 
@@ -223,6 +234,8 @@ def encode_broadcast(message: Broadcast, *, solve_id: str) -> list[bytes]:
     z = np.ascontiguousarray(message.z, dtype=np.float64)
     if isinstance(message, Iterate):
         body.update(type=str(MessageType.ITERATE), rho=message.rho, rho_prev=message.rho_prev, z=z)
+    elif isinstance(message, Report):
+        body.update(type=str(MessageType.REPORT), z=z)
     else:
         body.update(type=str(MessageType.TERMINATE), z=z, reason=message.reason)
     return [solve_id.encode(), _pack(body)]
@@ -376,6 +389,8 @@ def decode_broadcast(frames: list[bytes], *, solve_id: str, num_features: int) -
         if not isinstance(reason, str):
             raise ProtocolError(f"field 'reason' must be a string, got {reason!r}")
         return Terminate(iteration=iteration, z=z, reason=reason)
+    if kind == MessageType.REPORT:
+        return Report(iteration=iteration, z=z)
     raise ProtocolError(f"unknown broadcast type {kind!r}")
 
 

@@ -40,6 +40,7 @@ from pydantic import ValidationError
 from runtime.faults import FaultInjector
 from runtime.losses import data_objective_and_gradient
 from runtime.protocol import (
+    Broadcast,
     Failed,
     Header,
     Iterate,
@@ -48,6 +49,7 @@ from runtime.protocol import (
     MessageType,
     ProtocolError,
     Refuse,
+    Report,
     Retire,
     Terminate,
     Update,
@@ -129,11 +131,9 @@ def header_of(assignment: WorkerAssignment, kind: MessageType, iteration: int) -
     )
 
 
-def newest_broadcast(
-    connection: Connection, assignment: WorkerAssignment
-) -> Iterate | Terminate | None:
+def newest_broadcast(connection: Connection, assignment: WorkerAssignment) -> Broadcast | None:
     """The newest valid broadcast queued (async mode: skip the z's already superseded)."""
-    newest: Iterate | Terminate | None = None
+    newest: Broadcast | None = None
     receiver = connection.receiver
     while newest is None or receiver.poll(timeout=0):
         try:
@@ -151,17 +151,18 @@ def newest_broadcast(
     return newest
 
 
-def newer_broadcast(
-    held: Iterate | Terminate | None, message: Iterate | Terminate | None
-) -> Iterate | Terminate | None:
-    """The broadcast to act on of two: a terminate wins, else the higher iteration."""
+def newer_broadcast(held: Broadcast | None, message: Broadcast | None) -> Broadcast | None:
+    """The broadcast to act on of two: a terminate wins, else the higher iteration, and of an
+    iterate and a report of the same iteration the report (it follows the iteration)."""
     if message is None:
         return held
-    if (
-        held is None
-        or isinstance(message, Terminate)
-        or (isinstance(held, Iterate) and message.iteration > held.iteration)
-    ):
+    if held is None or isinstance(message, Terminate):
+        return message
+    if isinstance(held, Terminate):
+        return held
+    if message.iteration > held.iteration:
+        return message
+    if message.iteration == held.iteration and isinstance(message, Report):
         return message
     return held
 
@@ -196,6 +197,7 @@ class _Worker:
         self.slowest = 0.0
         self.notice_given = False
         self.rho_last: float | None = None  # the ρ of this worker's previous update
+        self.reported_at: int | None = None  # the iteration of the last Report answered
 
     def header(self, kind: MessageType, iteration: int) -> Header:
         return header_of(self.assignment, kind, iteration)
@@ -283,7 +285,7 @@ class _Worker:
         self.sent_at, self.last_iteration = sent, message.iteration
         return final
 
-    def final_report(self, message: Terminate) -> LossReport:
+    def final_report(self, message: Terminate | Report) -> LossReport:
         """``f_w`` and ``∇f_w`` at the final z and at 0 (two more products with A and A^T each)."""
         loss, gradient = data_objective_and_gradient(self.rows, self.loss, message.z)
         loss_at_zero, gradient_at_zero = data_objective_and_gradient(
@@ -309,6 +311,11 @@ class _Worker:
             message = newest_broadcast(self.connection, self.assignment)
             received_at = time.perf_counter()
             if message is None:
+                continue
+            if isinstance(message, Report):  # report at z, and stay for more iterations
+                if message.iteration != self.reported_at:
+                    self.connection.send(self.final_report(message))
+                    self.reported_at = message.iteration
                 continue
             if not isinstance(message, Iterate):
                 self.connection.send(self.final_report(message))

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from rich.console import Console
 
 from runtime.specs import FaultPlan, FaultRule
+from scheduler_host.cli import path_command
 from scheduler_host.cli import remote as cli_remote
 from scheduler_host.cli.out_dir import check_out, default_out, make_out
 from scheduler_host.cli.signals import exit_code_of, sigterm_as_interrupt
@@ -43,6 +44,7 @@ app = typer.Typer(
 data_app = typer.Typer(help="Prepare datasets into per-worker shards.", no_args_is_help=True)
 app.add_typer(data_app, name="data")
 cli_remote.register(app)
+path_command.register(app)
 
 console = Console(stderr=True)
 #: The shell's code for a process ended by SIGINT (128 + 2).

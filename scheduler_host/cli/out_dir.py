@@ -23,7 +23,17 @@ if TYPE_CHECKING:
     from scheduler_host.results import SolveResult
 
 #: What a solve writes into its directory (``shards`` only ever by older versions).
-RESULT_ENTRIES = ("result.json", "x.npy", "model.json", "convergence.png", "logs", "shards")
+RESULT_ENTRIES = (
+    "result.json",
+    "x.npy",
+    "model.json",
+    "convergence.png",
+    "logs",
+    "shards",
+    "path.json",
+    "coefficients.npy",
+    "path.png",
+)
 
 
 def default_out(solve_id: str) -> Path:

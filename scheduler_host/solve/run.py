@@ -12,7 +12,7 @@ import numpy as np
 from runtime.protocol import LossReport, Terminate
 from scheduler_host.assignments import resolve_dataset
 from scheduler_host.results import SolveResult
-from scheduler_host.solve.conditioning import conditioning_of
+from scheduler_host.solve.conditioning import Conditioning, conditioning_of
 from scheduler_host.solve.coordinator import Coordinator
 from scheduler_host.solve.options import ProgressCallback, SchedulerOptions, SolveFailed
 from scheduler_host.solve.transport import SolveTransport
@@ -50,22 +50,8 @@ def run_solve(
             conditioning = conditioning_of(spec)
         except (ValueError, OSError) as error:  # the dataset is missing or does not fit
             raise SolveFailed(str(error)) from None
-        with SolveTransport(
-            solve_id=solve_id,
-            num_workers=spec.workers,
-            workers_per_master=spec.workers_per_master,
-            num_features=spec.dimension,
-            max_iteration=spec.max_iter,
-            bind_host=options.bind_host,
-            advertise_host=options.advertise_host or options.bind_host,
-            front_port=options.front_port,
-            broadcast_port=options.broadcast_port,
-            secure=options.secure,
-            max_delay=spec.staleness_bound,
-            rho0=conditioning.initial_rho(spec.rho0),
-            relaxation=spec.relaxation,
-            first_rebroadcast_seconds=options.first_rebroadcast_seconds,
-            max_rebroadcast_seconds=options.max_rebroadcast_seconds,
+        with transport_for(
+            spec, options=options, solve_id=solve_id, conditioning=conditioning
         ) as transport:
             coordinator = Coordinator(
                 spec=spec,
@@ -81,7 +67,7 @@ def run_solve(
             try:
                 return coordinator.run()
             except BaseException as error:
-                _stop_workers(
+                stop_workers(
                     transport,
                     iteration=coordinator.iteration,
                     z=coordinator.z,
@@ -93,7 +79,36 @@ def run_solve(
         spawner.close()
 
 
-def _stop_workers(
+def transport_for(
+    spec: SolveSpec,
+    *,
+    options: SchedulerOptions,
+    solve_id: str,
+    conditioning: Conditioning,
+    max_iteration: int | None = None,
+) -> SolveTransport:
+    """The sockets of one solve (``max_iteration``: the last iteration an update may name,
+    ``spec.max_iter`` by default; a path of λ values takes more)."""
+    return SolveTransport(
+        solve_id=solve_id,
+        num_workers=spec.workers,
+        workers_per_master=spec.workers_per_master,
+        num_features=spec.dimension,
+        max_iteration=max_iteration or spec.max_iter,
+        bind_host=options.bind_host,
+        advertise_host=options.advertise_host or options.bind_host,
+        front_port=options.front_port,
+        broadcast_port=options.broadcast_port,
+        secure=options.secure,
+        max_delay=spec.staleness_bound,
+        rho0=conditioning.initial_rho(spec.rho0),
+        relaxation=spec.relaxation,
+        first_rebroadcast_seconds=options.first_rebroadcast_seconds,
+        max_rebroadcast_seconds=options.max_rebroadcast_seconds,
+    )
+
+
+def stop_workers(
     transport: SolveTransport, *, iteration: int, z: np.ndarray, reason: str, num_workers: int
 ) -> None:
     """Broadcast ``terminate`` and wait up to :data:`STOP_GRACE_SECONDS` for the workers' losses.
