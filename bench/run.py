@@ -28,6 +28,7 @@ BENCHMARKS = (
     "penalty_rules",
     "estimator_backends",
     "prepare_stream",
+    "path_vs_solves",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -119,6 +119,7 @@ class LossReport:
     gradient: np.ndarray
     loss_at_zero: float
     gradient_at_zero: np.ndarray
+    holdout_loss: float | None = None  # Σ ℓ over the held-out rows (cross-validation)
 
 
 @dataclass(frozen=True)
@@ -223,6 +224,8 @@ def encode_worker_message(message: WorkerMessage) -> bytes:
             loss0=float(message.loss_at_zero),
             grad0=np.ascontiguousarray(message.gradient_at_zero, dtype=np.float64),
         )
+        if message.holdout_loss is not None:
+            body.update(hloss=float(message.holdout_loss))
     elif isinstance(message, Failed):
         body.update(reason=str(message.reason), deterministic=bool(message.deterministic))
     return _pack(body)
@@ -352,6 +355,7 @@ def decode_worker_message(
             gradient=vector_field(body, "grad", length=num_features),
             loss_at_zero=float_field(body, "loss0"),
             gradient_at_zero=vector_field(body, "grad0", length=num_features),
+            holdout_loss=float_field(body, "hloss", low=0.0) if "hloss" in body else None,
         )
     if kind is MessageType.RETIRE:
         return Retire(header=header)

@@ -87,3 +87,18 @@ def load_rows(assignment: WorkerAssignment) -> LocalData:
     if assignment.model.fit_intercept:  # after the scaling: the intercept is never scaled
         rows = with_intercept_column(rows)
     return rows
+
+
+def split_holdout(rows: LocalData, *, folds: int, fold: int) -> tuple[LocalData, LocalData]:
+    """``(training rows, held-out rows)``: a row is held out when its place in the shard is
+    ``fold`` modulo ``folds``."""
+    held = np.arange(rows.num_samples) % folds == fold
+    return _subset(rows, ~held), _subset(rows, held)
+
+
+def _subset(rows: LocalData, keep: np.ndarray) -> LocalData:
+    return LocalData(
+        features=rows.features[keep],
+        labels=rows.labels[keep],
+        weights=None if rows.weights is None else rows.weights[keep],
+    )

@@ -30,7 +30,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -38,7 +38,8 @@ import zmq
 from pydantic import ValidationError
 
 from runtime.faults import FaultInjector
-from runtime.losses import data_objective_and_gradient
+from runtime.local_data import LocalData
+from runtime.losses import data_objective, data_objective_and_gradient
 from runtime.protocol import (
     Broadcast,
     Failed,
@@ -61,7 +62,7 @@ from runtime.protocol import (
     max_message_bytes,
 )
 from runtime.registry import get_loss
-from runtime.rows import load_rows
+from runtime.rows import load_rows, split_holdout
 from runtime.specs import WorkerAssignment
 from runtime.x_update import XUpdate
 
@@ -186,6 +187,11 @@ class _Worker:
         )
         started = time.perf_counter()
         self.rows = load_rows(assignment)
+        self.holdout_rows: LocalData | None = None
+        if assignment.holdout is not None:
+            self.rows, self.holdout_rows = split_holdout(
+                self.rows, folds=assignment.holdout.folds, fold=assignment.holdout.fold
+            )
         self.load_seconds = time.perf_counter() - started
         self.loss = get_loss(assignment.model.loss)
         self.x_update = XUpdate(assignment.local_solver, self.loss)
@@ -291,12 +297,16 @@ class _Worker:
         loss_at_zero, gradient_at_zero = data_objective_and_gradient(
             self.rows, self.loss, np.zeros_like(message.z)
         )
+        held = self.holdout_rows
         return LossReport(
             header=self.header(MessageType.LOSS, message.iteration),
             loss=loss,
             gradient=gradient,
             loss_at_zero=loss_at_zero,
             gradient_at_zero=gradient_at_zero,
+            holdout_loss=None
+            if held is None
+            else data_objective(replace(held, weights=None), self.loss, message.z),
         )
 
     def run(self) -> WorkerReport:

@@ -62,6 +62,9 @@ def register(app: typer.Typer) -> None:
         l1_values: Annotated[
             str | None, typer.Option(help="explicit decreasing λ1 values 'a,b,c' instead")
         ] = None,
+        cv: Annotated[
+            int, typer.Option(help="K-fold cross-validation over the path (0: none; 2 to 100)")
+        ] = 0,
         allow_unconverged: AllowUnconverged = False,
     ) -> None:
         """The path of λ1 from large to small, each λ warm-started from the last, on the same
@@ -90,6 +93,8 @@ def register(app: typer.Typer) -> None:
         except ValueError as error:
             field, _, detail = str(error).partition(": ")
             raise typer.BadParameter(detail, param_hint=_PATH_FLAGS[field]) from None
+        if cv != 0 and not 2 <= cv <= 100:
+            raise typer.BadParameter(f"must be 0 or between 2 and 100, got {cv}", param_hint="--cv")
         check_out(out, overwrite=overwrite)
         with contextlib.ExitStack() as cleanup:
             shard_directory = None
@@ -109,9 +114,12 @@ def register(app: typer.Typer) -> None:
             except SolveFailed as error:
                 typer.echo(f"solve failed: {error}", err=True)
                 raise typer.Exit(code=1) from None
+            validation = None
+            if cv:
+                validation = _cross_validate(spec, result, folds=cv, logs=out / "logs")
             from scheduler_host.assignments import spec_as_json
 
-            write_path(out, result, spec=spec_as_json(spec))
+            write_path(out, result, spec=spec_as_json(spec), validation=validation)
         for point in result.points:
             state = "converged" if point.converged else f"NOT converged ({point.reason})"
             typer.echo(
@@ -123,6 +131,32 @@ def register(app: typer.Typer) -> None:
             f"{result.workers_spawned} workers (+{result.setup_seconds:.2f} s start-up); "
             f"results in {out}/ (path.json, coefficients.npy, path.png)"
         )
-        exit_unless_converged(
-            all(point.converged for point in result.points), allow_unconverged=allow_unconverged
+        converged = all(point.converged for point in result.points)
+        if validation is not None:
+            typer.echo(
+                f"{cv}-fold cross-validation: λ_min={validation.lambda_min:.6g}, "
+                f"λ_1se={validation.lambda_1se:.6g}"
+                + ("" if validation.converged else " (some fold solves NOT converged)")
+            )
+            converged = converged and validation.converged
+        exit_unless_converged(converged, allow_unconverged=allow_unconverged)
+
+
+def _cross_validate(spec: Any, result: Any, *, folds: int, logs: Path) -> Any:
+    """The folds' paths at the path's λ values, each on its own local workers."""
+    from scheduler_host.solve import SolveFailed
+    from scheduler_host.solve.cross_validation import cross_validate
+    from scheduler_host.spawners.local import LocalProcessSpawner
+
+    try:
+        return cross_validate(
+            spec,
+            lambdas=[point.l1 for point in result.points],
+            folds=folds,
+            spawner_for=lambda fold: LocalProcessSpawner(log_directory=logs / f"fold-{fold}"),
         )
+    except ValueError as error:
+        raise typer.BadParameter(str(error).removeprefix("cv: "), param_hint="--cv") from None
+    except SolveFailed as error:
+        typer.echo(f"solve failed: {error}", err=True)
+        raise typer.Exit(code=1) from None

@@ -25,6 +25,7 @@ import numpy as np
 from runtime.intercept import split_intercept
 from runtime.protocol import LossReport, Report
 from runtime.scaled_penalty import penalty_in_scaled_coordinates
+from runtime.specs import Holdout, WorkerAssignment
 from scheduler_host.assignments import resolve_dataset
 from scheduler_host.solve.conditioning import conditioning_of
 from scheduler_host.solve.coordinator import Coordinator, Phase
@@ -57,6 +58,7 @@ class PathPoint:
     reason: str | None
     optimality: float
     seconds: float
+    holdout_loss: float | None = None  # Σ ℓ over the held-out rows (cross-validation)
 
     @property
     def nonzeros(self) -> int:
@@ -87,6 +89,11 @@ class PathCoordinator(Coordinator):
     """Algorithm 1 repeated for each λ1 on the same workers (see the module docstring)."""
 
     report_iteration = -1
+    holdout: Holdout | None = None  # cross-validation: the fold every worker holds out
+
+    def _assignment(self, index: int, epoch: int) -> WorkerAssignment:
+        assignment = super()._assignment(index, epoch)
+        return assignment.model_copy(update={"holdout": self.holdout})
 
     def _handle(self, event: Event) -> None:
         if isinstance(event, LossReport) and self.phase is Phase.FINISHING:
@@ -186,6 +193,9 @@ class PathCoordinator(Coordinator):
             reason=reason,
             optimality=check.optimality,
             seconds=time.monotonic() - began,
+            holdout_loss=None
+            if self.holdout is None
+            else math.fsum(report.holdout_loss or 0.0 for report in reports.values()),
         )
 
 
@@ -198,9 +208,11 @@ def run_path(
     min_ratio: float = 1e-3,
     options: SchedulerOptions | None = None,
     on_iteration: ProgressCallback | None = None,
+    holdout: Holdout | None = None,
 ) -> PathResult:
     """The path of ``spec``'s model over λ1 (``spec.l1`` is not used; ``spec.max_iter`` is
-    per λ), on one set of W workers; the spawner is closed when it returns.
+    per λ), on one set of W workers; the spawner is closed when it returns. With ``holdout``
+    every worker trains without that fold of its rows and reports its loss on them.
 
     Raises
     ------
@@ -238,6 +250,7 @@ def run_path(
                 on_iteration=on_iteration,
                 conditioning=conditioning,
             )
+            coordinator.holdout = holdout
             try:
                 return coordinator.run_path(
                     spec, l1_values=l1_values, count=count, min_ratio=min_ratio

@@ -75,3 +75,28 @@ def test_bad_path_flags_name_the_flag_and_start_nothing(
     assert answer.exit_code == 2
     assert message in plain(answer.output)
     assert not (tmp_path / "o").exists()
+
+
+def test_cv_reports_glmnet_s_lambda_min_and_lambda_1se(tmp_path: Path) -> None:
+    data, _, _ = _data(tmp_path)
+    out = tmp_path / "cv"
+    flags = ["--data", str(data), "--loss", "squared", "--sample-weights", "uniform"]
+    flags += ["--workers", "2", "--n-lambdas", "6", "--l1-min-ratio", "0.001", "--cv", "3"]
+    answer = runner.invoke(app, ["path", *flags, "--out", str(out)])
+    assert answer.exit_code == 0, answer.output
+    body = json.loads((out / "path.json").read_text())["cv"]
+    lambdas = [point["l1"] for point in json.loads((out / "path.json").read_text())["points"]]
+    assert body["folds"] == 3 and len(body["cvm"]) == len(body["cvsd"]) == 6
+    best = int(np.argmin(body["cvm"]))
+    assert body["lambda_min"] == lambdas[best]
+    assert body["lambda_1se"] >= body["lambda_min"]
+    assert np.shape(body["fold_errors"]) == (3, 6)
+    assert f"3-fold cross-validation: λ_min={body['lambda_min']:.6g}" in answer.output
+
+
+def test_one_fold_is_refused(tmp_path: Path) -> None:
+    data, _, _ = _data(tmp_path)
+    answer = runner.invoke(
+        app, ["path", "--data", str(data), "--cv", "1", "--out", str(tmp_path / "o")]
+    )
+    assert "Invalid value for --cv: must be 0 or between 2 and 100, got 1" in plain(answer.output)
