@@ -17,7 +17,6 @@ from __future__ import annotations
 import itertools
 import math
 import time
-import uuid
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,8 +25,6 @@ from runtime.intercept import split_intercept
 from runtime.protocol import LossReport, Report
 from runtime.scaled_penalty import penalty_in_scaled_coordinates
 from runtime.specs import Holdout, WorkerAssignment
-from scheduler_host.assignments import resolve_dataset
-from scheduler_host.solve.conditioning import conditioning_of
 from scheduler_host.solve.coordinator import Coordinator, Phase
 from scheduler_host.solve.global_step import penalty_of
 from scheduler_host.solve.masters import Event
@@ -36,8 +33,8 @@ from scheduler_host.solve.optimality import (
     reports_in_original_coordinates,
     stop_reason,
 )
-from scheduler_host.solve.options import ProgressCallback, SchedulerOptions, SolveFailed
-from scheduler_host.solve.run import stop_workers, transport_for
+from scheduler_host.solve.options import ProgressCallback, SchedulerOptions
+from scheduler_host.solve.run import run_coordinated
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.base import Spawner
 
@@ -224,48 +221,23 @@ def run_path(
     check_path_request(l1_values=l1_values, count=count, min_ratio=min_ratio)
     if spec.penalty is not None:
         raise ValueError(f"penalty: a path is over λ1 of the elastic net, not {spec.penalty.kind}")
-    options = options or SchedulerOptions()
-    solve_id = uuid.uuid4().hex
     phases = (len(l1_values) if l1_values else count) + 1  # + the intercept's phase
-    try:
-        try:
-            spec, rows = resolve_dataset(spec)
-            conditioning = conditioning_of(spec)
-        except (ValueError, OSError) as error:
-            raise SolveFailed(str(error)) from None
-        with transport_for(
-            spec,
-            options=options,
-            solve_id=solve_id,
-            conditioning=conditioning,
-            max_iteration=spec.max_iter * phases,
-        ) as transport:
-            coordinator = PathCoordinator(
-                spec=spec,
-                rows=rows,
-                solve_id=solve_id,
-                transport=transport,
-                spawner=spawner,
-                options=options,
-                on_iteration=on_iteration,
-                conditioning=conditioning,
-            )
-            coordinator.holdout = holdout
-            try:
-                return coordinator.run_path(
-                    spec, l1_values=l1_values, count=count, min_ratio=min_ratio
-                )
-            except BaseException as error:
-                stop_workers(
-                    transport,
-                    iteration=coordinator.iteration,
-                    z=coordinator.z,
-                    reason=f"stopped: {type(error).__name__}",
-                    num_workers=spec.workers,
-                )
-                raise
-    finally:
-        spawner.close()
+
+    def drive(coordinator: PathCoordinator) -> PathResult:
+        coordinator.holdout = holdout  # before the workers are spawned
+        return coordinator.run_path(
+            coordinator.spec, l1_values=l1_values, count=count, min_ratio=min_ratio
+        )
+
+    return run_coordinated(
+        spec,
+        spawner=spawner,
+        drive=drive,
+        coordinator_class=PathCoordinator,
+        options=options,
+        on_iteration=on_iteration,
+        max_iteration=spec.max_iter * phases,
+    )
 
 
 def check_path_request(*, l1_values: list[float] | None, count: int, min_ratio: float) -> None:

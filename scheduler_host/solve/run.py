@@ -6,6 +6,8 @@ import logging
 import queue
 import time
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 import numpy as np
 
@@ -23,6 +25,9 @@ log = logging.getLogger("lambda_admm.scheduler")
 
 #: How long a solve that stops early waits for its workers to acknowledge ``terminate``.
 STOP_GRACE_SECONDS = 1.0
+
+Outcome = TypeVar("Outcome")
+CoordinatorType = TypeVar("CoordinatorType", bound=Coordinator)
 
 
 def run_solve(
@@ -42,6 +47,33 @@ def run_solve(
     ``initial_x`` (shape ``(spec.dimension,)``, the intercept last) warm-starts z and every
     worker's x there.
     """
+    return run_coordinated(
+        spec,
+        spawner=spawner,
+        drive=Coordinator.run,
+        options=options,
+        solve_id=solve_id,
+        on_iteration=on_iteration,
+        initial_x=initial_x,
+    )
+
+
+def run_coordinated(
+    spec: SolveSpec,
+    *,
+    spawner: Spawner,
+    drive: Callable[[CoordinatorType], Outcome],
+    coordinator_class: type[CoordinatorType] = Coordinator,  # type: ignore[assignment]
+    options: SchedulerOptions | None = None,
+    solve_id: str | None = None,
+    on_iteration: ProgressCallback | None = None,
+    initial_x: np.ndarray | None = None,
+    max_iteration: int | None = None,
+) -> Outcome:
+    """:func:`run_solve`'s frame around any coordinator: the dataset resolved, the sockets
+    open, ``drive(coordinator)`` run, the workers told to stop if it raises, the spawner
+    closed. ``max_iteration`` bounds the iterations updates may name (default
+    ``spec.max_iter``; a path of λ values runs more)."""
     options = options or SchedulerOptions()
     solve_id = solve_id or uuid.uuid4().hex
     try:
@@ -50,10 +82,14 @@ def run_solve(
             conditioning = conditioning_of(spec)
         except (ValueError, OSError) as error:  # the dataset is missing or does not fit
             raise SolveFailed(str(error)) from None
-        with transport_for(
-            spec, options=options, solve_id=solve_id, conditioning=conditioning
+        with _transport_for(
+            spec,
+            options=options,
+            solve_id=solve_id,
+            conditioning=conditioning,
+            max_iteration=max_iteration,
         ) as transport:
-            coordinator = Coordinator(
+            coordinator = coordinator_class(
                 spec=spec,
                 rows=rows,
                 solve_id=solve_id,
@@ -65,9 +101,9 @@ def run_solve(
                 initial_x=initial_x,
             )
             try:
-                return coordinator.run()
+                return drive(coordinator)
             except BaseException as error:
-                stop_workers(
+                _stop_workers(
                     transport,
                     iteration=coordinator.iteration,
                     z=coordinator.z,
@@ -79,7 +115,7 @@ def run_solve(
         spawner.close()
 
 
-def transport_for(
+def _transport_for(
     spec: SolveSpec,
     *,
     options: SchedulerOptions,
@@ -108,7 +144,7 @@ def transport_for(
     )
 
 
-def stop_workers(
+def _stop_workers(
     transport: SolveTransport, *, iteration: int, z: np.ndarray, reason: str, num_workers: int
 ) -> None:
     """Broadcast ``terminate`` and wait up to :data:`STOP_GRACE_SECONDS` for the workers' losses.
