@@ -111,7 +111,14 @@ def test_no_import_cycles() -> None:
 
 
 def test_the_layout_shows_the_roles() -> None:
-    for package in ("solve", "service", "cli", "spawners"):
+    for package in ("solve", "service", "cli", "spawners", "estimators"):
         assert (ROOT / "scheduler_host" / package / "__init__.py").is_file()
     flat = sorted(p.name for p in (ROOT / "scheduler_host").glob("*.py"))
-    assert flat == ["__init__.py", "assignments.py", "jobs.py", "results.py", "solve_spec.py"]
+    assert flat == [
+        "__init__.py",
+        "assignments.py",
+        "jobs.py",
+        "model_file.py",
+        "results.py",
+        "solve_spec.py",
+    ]
