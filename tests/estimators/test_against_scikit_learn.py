@@ -120,3 +120,21 @@ def test_labels_of_any_two_classes_keep_their_names() -> None:
     np.testing.assert_array_equal(model.classes_, ["ham", "spam"])
     np.testing.assert_allclose(model.coef_, numeric.coef_, atol=1e-12)
     assert set(model.predict(features)) == {"ham", "spam"}
+
+
+def test_dense_columns_far_from_zero_are_centered_so_the_intercept_converges() -> None:
+    # Columns with mean 100 and spread 1 make β and β₀ nearly collinear: uncentered, ADMM
+    # stopped at max_iter 1000 with optimality 0.9 (scikit-learn's check_fit_idempotent data).
+    rng = np.random.default_rng(0)
+    features = rng.normal(loc=100.0, size=(200, 3))
+    targets = features @ np.array([1.5, 0.0, -2.0]) + rng.normal(size=200)
+    ours = ADMMLasso(alpha=0.05, **TIGHT).fit(features, targets)
+    reference = Lasso(alpha=0.05, tol=1e-14, max_iter=10**6).fit(features, targets)
+    assert ours.converged_ and ours.n_iter_ < 100
+    np.testing.assert_allclose(ours.coef_, reference.coef_, rtol=0, atol=1e-6)
+    assert ours.intercept_ == pytest.approx(reference.intercept_, abs=1e-4)  # μ·β: 100×
+    warm = ADMMLasso(alpha=0.05, warm_start=True, **TIGHT).fit(features, targets)
+    warm.fit(features, targets)  # from its own answer, moved into the centered coordinates
+    assert warm.n_iter_ < ours.n_iter_  # (the duals start at 0 again: not in 1 iteration)
+    np.testing.assert_allclose(warm.coef_, reference.coef_, rtol=0, atol=1e-6)
+    assert warm.intercept_ == pytest.approx(reference.intercept_, abs=1e-4)
