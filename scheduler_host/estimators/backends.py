@@ -10,6 +10,8 @@ coordinator, the masters and one worker per shard, each reading only its own sha
   of tiny data) and a grid search need. The workers share one GIL.
 * ``processes``: one ``python -m runtime.worker`` per shard, as ``lambda-admm solve`` does;
   each costs about 0.3 s of start-up (imports), then computes in parallel.
+* ``lambda``: Lambda workers of a deployed stack, through its API
+  (:mod:`scheduler_host.estimators.lambda_backend`).
 * ``local`` (the default): ``threads`` for data up to :data:`THREADS_UP_TO_NONZEROS`
   stored values, ``processes`` beyond. ``bench/estimator_backends.py`` measured both at
   W = 2 (L1-logistic, d = 1,000, load average 9 to 15): threads took 0.15, 0.21, 0.55 and
@@ -34,8 +36,8 @@ from scheduler_host.solve import SchedulerOptions, run_solve
 from scheduler_host.solve_spec import SolveSpec
 from scheduler_host.spawners.base import Spawner
 
-Backend = Literal["local", "threads", "processes"]
-BACKENDS: tuple[Backend, ...] = ("local", "threads", "processes")
+Backend = Literal["local", "threads", "processes", "lambda"]
+LocalBackend = Literal["local", "threads", "processes"]
 
 #: ``local`` runs workers on threads up to this many stored values of X, processes beyond.
 THREADS_UP_TO_NONZEROS = 4_000_000
@@ -55,7 +57,30 @@ class FitRequest:
     initial_x: np.ndarray | None = None
 
 
-def resolved_backend(backend: Backend, data: LocalData) -> Literal["threads", "processes"]:
+@dataclass(frozen=True)
+class FitOutcome:
+    """What a fit keeps of a solve, wherever it ran: x (d,), the intercept, the verdict."""
+
+    x: np.ndarray
+    intercept: float | None
+    objective: float
+    iterations: int
+    converged: bool
+    reason: str | None
+
+    @classmethod
+    def of(cls, result: SolveResult) -> FitOutcome:
+        return cls(
+            x=result.x,
+            intercept=result.intercept,
+            objective=result.objective,
+            iterations=result.iterations,
+            converged=result.converged,
+            reason=result.reason,
+        )
+
+
+def resolved_backend(backend: LocalBackend, data: LocalData) -> Literal["threads", "processes"]:
     """``local`` decided by the size of the data; the others as given."""
     if backend == "local":
         return "threads" if data.nnz <= THREADS_UP_TO_NONZEROS else "processes"
@@ -72,7 +97,7 @@ def _spawner(kind: Literal["threads", "processes"], scratch: Path) -> Spawner:
     return LocalProcessSpawner(log_directory=scratch / "logs")
 
 
-def solve_locally(request: FitRequest, *, backend: Backend, workers: int) -> SolveResult:
+def solve_locally(request: FitRequest, *, backend: LocalBackend, workers: int) -> FitOutcome:
     """Write the rows as ``workers`` shards in a temporary directory and solve them there.
 
     Raises
@@ -93,9 +118,10 @@ def solve_locally(request: FitRequest, *, backend: Backend, workers: int) -> Sol
             **request.fields,  # type: ignore[arg-type]
         )
         options = IN_PROCESS if kind == "threads" else SchedulerOptions()
-        return run_solve(
+        result = run_solve(
             spec,
             spawner=_spawner(kind, Path(scratch)),
             options=options,
             initial_x=request.initial_x,
         )
+    return FitOutcome.of(result)

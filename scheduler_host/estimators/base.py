@@ -26,11 +26,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from runtime.local_data import LocalData
-from scheduler_host.estimators.backends import FitRequest, solve_locally
+from scheduler_host.estimators.backends import FitOutcome, FitRequest, solve_locally
+from scheduler_host.estimators.lambda_backend import solve_on_lambda
 from scheduler_host.estimators.loading import averaged_weights, load_model_for
 from scheduler_host.estimators.parameters import CommonParameters, validated
 from scheduler_host.model_file import Model
-from scheduler_host.results import SolveResult
 from scheduler_host.solve import SolveFailed
 
 #: The check at the stop, ``eps_kkt``, for a given ``tol``: the least subgradient of the
@@ -39,6 +39,14 @@ from scheduler_host.solve import SolveFailed
 KKT_PER_TOL = 10.0
 #: scikit-learn accepts these sparse formats; all become CSR for the shards.
 SPARSE_FORMATS = ("csr", "csc", "coo")
+
+
+def keep_parameters(estimator: BaseEstimator, given: dict[str, Any]) -> None:
+    """Store ``__init__``'s arguments (its ``locals()``) unchanged, as scikit-learn requires:
+    validation is ``fit``'s job."""
+    for name, value in given.items():
+        if name not in ("self", "__class__"):
+            setattr(estimator, name, value)
 
 
 class ADMMLinearModel(BaseEstimator):
@@ -94,7 +102,7 @@ class ADMMLinearModel(BaseEstimator):
     def _validated_parameters(self) -> Any:
         return validated(self._parameters, type(self).__name__, self.get_params())
 
-    def _solve(self, features: Any, labels: np.ndarray) -> SolveResult:
+    def _solve(self, features: Any, labels: np.ndarray) -> FitOutcome:
         """Fit ``features`` (n, d, validated) to ``labels`` (n,); returns the solve's result."""
         parameters = self._validated_parameters()
         # Dense columns with an intercept are centered: the same model (the intercept takes
@@ -126,8 +134,17 @@ class ADMMLinearModel(BaseEstimator):
         )
         workers = min(parameters.n_workers, data.num_samples)
         try:
-            result = solve_locally(request, backend=parameters.backend, workers=workers)
-        except SolveFailed as error:
+            if parameters.backend == "lambda":
+                result = solve_on_lambda(
+                    request,
+                    workers=workers,
+                    api=parameters.api,
+                    data_uri=parameters.data_uri,
+                    region=parameters.region,
+                )
+            else:
+                result = solve_locally(request, backend=parameters.backend, workers=workers)
+        except (SolveFailed, RuntimeError) as error:
             raise RuntimeError(f"{type(self).__name__}: the solve failed: {error}") from None
         if not result.converged:
             warnings.warn(

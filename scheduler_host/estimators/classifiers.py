@@ -25,7 +25,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
 
 from scheduler_host.estimators.backends import Backend
-from scheduler_host.estimators.base import ADMMLinearModel
+from scheduler_host.estimators.base import ADMMLinearModel, keep_parameters
 from scheduler_host.estimators.loading import classes_of
 from scheduler_host.estimators.parameters import LinearSVCParameters, LogisticParameters
 from scheduler_host.model_file import Model
@@ -99,8 +99,15 @@ _COMMON_DOC = """
         Start from the previous fit's coefficients.
     n_workers : int, default=1
         W, the number of workers (each gets a contiguous share of the rows).
-    backend : {"local", "threads", "processes"}, default="local"
-        Where the workers run (:mod:`scheduler_host.estimators.backends`).
+    backend : {"local", "threads", "processes", "lambda"}, default="local"
+        Where the workers run (:mod:`scheduler_host.estimators.backends`): ``lambda`` on
+        the Lambda workers of a deployed stack.
+    api : str, optional
+        lambda: the stack's API URL (``ApiUrl``), e.g. ``https://<id>.execute-api...``.
+    data_uri : str, optional
+        lambda: an ``s3://bucket/prefix`` (the stack's bucket) for the fits' shards.
+    region : str, optional
+        lambda: the API's AWS region (default: the AWS configuration's).
 
     Attributes
     ----------
@@ -146,15 +153,11 @@ class ADMMLogisticRegression(_ADMMBinaryClassifier):
         warm_start: bool = False,
         n_workers: int = 1,
         backend: Backend = "local",
+        api: str | None = None,
+        data_uri: str | None = None,
+        region: str | None = None,
     ) -> None:
-        self.C = C
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.tol = tol
-        self.max_iter = max_iter
-        self.warm_start = warm_start
-        self.n_workers = n_workers
-        self.backend = backend
+        keep_parameters(self, locals())
 
     def _l1_share(self, parameters: Any) -> float:
         return float(parameters.l1_ratio)
@@ -208,15 +211,11 @@ class ADMMLinearSVC(_ADMMBinaryClassifier):
         warm_start: bool = False,
         n_workers: int = 1,
         backend: Backend = "local",
+        api: str | None = None,
+        data_uri: str | None = None,
+        region: str | None = None,
     ) -> None:
-        self.C = C
-        self.penalty = penalty
-        self.fit_intercept = fit_intercept
-        self.tol = tol
-        self.max_iter = max_iter
-        self.warm_start = warm_start
-        self.n_workers = n_workers
-        self.backend = backend
+        keep_parameters(self, locals())
 
     def _l1_share(self, parameters: Any) -> float:
         return 1.0 if parameters.penalty == "l1" else 0.0

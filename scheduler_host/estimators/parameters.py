@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from scheduler_host.estimators.backends import Backend
 from scheduler_host.solve_spec import describe_validation_error
@@ -30,6 +30,25 @@ class CommonParameters(BaseModel):
     warm_start: bool
     n_workers: int = Field(ge=1, le=10_000)
     backend: Backend
+    api: str | None = Field(pattern=r"^https?://", description="lambda: the stack's API URL")
+    data_uri: str | None = Field(
+        pattern=r"^s3://[^/]+", description="lambda: where the fit's shards go"
+    )
+    region: str | None
+
+    @model_validator(mode="after")
+    def _lambda_needs_its_places(self) -> CommonParameters:
+        if self.backend != "lambda":
+            return self
+        for name in ("api", "data_uri"):
+            if getattr(self, name) is None:
+                raise ValueError(f"{name}: required with backend 'lambda'")
+        if self.warm_start:
+            raise ValueError(
+                "warm_start: not available with backend 'lambda' (allowed: False; a "
+                "submitted solve starts at 0)"
+            )
+        return self
 
 
 class LassoParameters(CommonParameters):

@@ -16,7 +16,7 @@ import numpy as np
 from sklearn.base import RegressorMixin
 
 from scheduler_host.estimators.backends import Backend
-from scheduler_host.estimators.base import ADMMLinearModel
+from scheduler_host.estimators.base import ADMMLinearModel, keep_parameters
 from scheduler_host.estimators.parameters import ElasticNetParameters, LassoParameters
 from scheduler_host.model_file import Model
 
@@ -69,8 +69,15 @@ class ADMMElasticNet(_ADMMRegressor):
         Start from the previous fit's coefficients.
     n_workers : int, default=1
         W, the number of workers (each gets a contiguous share of the rows).
-    backend : {"local", "threads", "processes"}, default="local"
-        Where the workers run (:mod:`scheduler_host.estimators.backends`).
+    backend : {"local", "threads", "processes", "lambda"}, default="local"
+        Where the workers run (:mod:`scheduler_host.estimators.backends`): ``lambda`` on
+        the Lambda workers of a deployed stack.
+    api : str, optional
+        lambda: the stack's API URL (``ApiUrl``), e.g. ``https://<id>.execute-api...``.
+    data_uri : str, optional
+        lambda: an ``s3://bucket/prefix`` (the stack's bucket) for the fits' shards.
+    region : str, optional
+        lambda: the API's AWS region (default: the AWS configuration's).
 
     Attributes
     ----------
@@ -97,15 +104,11 @@ class ADMMElasticNet(_ADMMRegressor):
         warm_start: bool = False,
         n_workers: int = 1,
         backend: Backend = "local",
+        api: str | None = None,
+        data_uri: str | None = None,
+        region: str | None = None,
     ) -> None:
-        self.alpha = alpha
-        self.l1_ratio = l1_ratio
-        self.fit_intercept = fit_intercept
-        self.tol = tol
-        self.max_iter = max_iter
-        self.warm_start = warm_start
-        self.n_workers = n_workers
-        self.backend = backend
+        keep_parameters(self, locals())
 
     def _penalty_weights(self, parameters: Any, num_samples: int) -> tuple[float, float]:
         alpha, ratio = parameters.alpha, parameters.l1_ratio
@@ -136,14 +139,11 @@ class ADMMLasso(_ADMMRegressor):
         warm_start: bool = False,
         n_workers: int = 1,
         backend: Backend = "local",
+        api: str | None = None,
+        data_uri: str | None = None,
+        region: str | None = None,
     ) -> None:
-        self.alpha = alpha
-        self.fit_intercept = fit_intercept
-        self.tol = tol
-        self.max_iter = max_iter
-        self.warm_start = warm_start
-        self.n_workers = n_workers
-        self.backend = backend
+        keep_parameters(self, locals())
 
     def _penalty_weights(self, parameters: Any, num_samples: int) -> tuple[float, float]:
         return parameters.alpha, 0.0

@@ -44,7 +44,8 @@ X_CLASS, Y_CLASS = make_classification(n_samples=300, n_features=8, random_state
         ),
         (
             ADMMLasso(backend="gpu"),
-            "ADMMLasso: backend: Input should be 'local', 'threads' or 'processes' (got 'gpu')",
+            "ADMMLasso: backend: Input should be 'local', 'threads', 'processes' or 'lambda' "
+            "(got 'gpu')",
         ),
         (
             ADMMLogisticRegression(C=0),
@@ -53,6 +54,22 @@ X_CLASS, Y_CLASS = make_classification(n_samples=300, n_features=8, random_state
         (
             ADMMLogisticRegression(C=float("inf")),
             "ADMMLogisticRegression: C: Input should be a finite number (got inf)",
+        ),
+        (ADMMLasso(backend="lambda"), "ADMMLasso: api: required with backend 'lambda'"),
+        (
+            ADMMLasso(backend="lambda", api="https://x.example/prod"),
+            "ADMMLasso: data_uri: required with backend 'lambda'",
+        ),
+        (
+            ADMMLasso(backend="lambda", api="https://x.example/prod", data_uri="bucket/p"),
+            "ADMMLasso: data_uri: String should match pattern '^s3://[^/]+' (got 'bucket/p')",
+        ),
+        (
+            ADMMLasso(
+                backend="lambda", api="https://a.example", data_uri="s3://b/p", warm_start=True
+            ),
+            "ADMMLasso: warm_start: not available with backend 'lambda' (allowed: False; a "
+            "submitted solve starts at 0)",
         ),
         (
             ADMMLinearSVC(penalty="elasticnet"),
