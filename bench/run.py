@@ -31,6 +31,9 @@ BENCHMARKS = (
     "cold_path",
     "penalty_rules",
     "cli_startup",
+    "estimator_backends",
+    "prepare_stream",
+    "path_vs_solves",
 )
 RESULTS = Path(__file__).resolve().parent / "results"
 

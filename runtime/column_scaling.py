@@ -62,6 +62,15 @@ class ColumnScaling:
     def num_features(self) -> int:
         return int(self.scale.shape[0])
 
+    def with_intercept(self) -> ColumnScaling:
+        """The scaling of ``x = (β, β₀)``: ``D`` on β and 1 on the intercept β₀, which
+        multiplies a column of ones that is never scaled (:mod:`runtime.intercept`)."""
+        return ColumnScaling(scale=np.append(self.scale, 1.0))
+
+    def without_intercept(self) -> ColumnScaling:
+        """The scaling of β alone: :meth:`with_intercept` undone."""
+        return ColumnScaling(scale=self.scale[:-1])
+
     def to_original(self, y: np.ndarray) -> np.ndarray:
         """``x = D^{-1} y``; shape (d,) in, shape (d,) out."""
         return y / self.scale

@@ -83,7 +83,7 @@ class EmulatedWorker:
             worker_index=assignment.worker_index,
             slot_epoch=assignment.slot_epoch,
         )
-        dimension = assignment.data.num_features
+        dimension = assignment.dimension
         self.target = emulated_target(assignment.worker_index, dimension)
         self.state = AdmmState(
             dimension, relaxation=assignment.relaxation, memory=assignment.anderson_memory
@@ -94,7 +94,7 @@ class EmulatedWorker:
         self.heard_at = time.monotonic()
         self.sent_at: float | None = None
         self._missed = set(missed)
-        self._held: wire.Iterate | wire.Terminate | None = None  # read before the welcome
+        self._held: wire.Broadcast | None = None  # read before the welcome
         self.connection.send(
             wire.Join(
                 header=header_of(assignment, wire.MessageType.JOIN, 0),
@@ -115,7 +115,7 @@ class EmulatedWorker:
             answer = wire.decode_direct(
                 raw,
                 solve_id=self.assignment.solve_id,
-                num_features=self.assignment.data.num_features,
+                num_features=self.assignment.dimension,
             )
         except wire.ProtocolError as error:
             log.warning("dropped a direct message: %s", error)
@@ -143,11 +143,11 @@ class EmulatedWorker:
             return
         self._act_on(message)
 
-    def _act_on(self, message: wire.Iterate | wire.Terminate) -> None:
+    def _act_on(self, message: wire.Broadcast) -> None:
         self._held = None
         received_at = time.perf_counter()
         self.heard_at = time.monotonic()
-        if isinstance(message, wire.Terminate):
+        if isinstance(message, wire.Terminate | wire.Report):  # a report stays, as the worker
             self.connection.send(
                 wire.LossReport(
                     header=self.header(wire.MessageType.LOSS, message.iteration),
@@ -157,7 +157,7 @@ class EmulatedWorker:
                     gradient_at_zero=-self.target,
                 )
             )
-            self.ended = True
+            self.ended = isinstance(message, wire.Terminate)
         elif message.iteration > self.last_iteration:
             if message.iteration in self._missed:
                 self._missed.discard(message.iteration)

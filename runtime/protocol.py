@@ -17,7 +17,9 @@ Worker -> scheduler (DEALER -> ROUTER front):
 Scheduler -> workers (PUB, topic = solve id):
     ``iterate``   ``(k, rho, rho_prev, z, mix, restart)``: compute iteration k (from the
                   Anderson combination ``mix`` of the last points, when it is not empty);
-    ``terminate`` the final z: report the local loss and gradient, then exit.
+    ``terminate`` the final z: report the local loss and gradient, then exit;
+    ``report``    a z to report the local loss and gradient at, staying for more iterations
+                  (a regularization path reports at each λ on the same workers).
 
 Scheduler -> one worker (ROUTER, answering its ``join``):
     ``welcome``   start; a replacement also gets its slot's state ``(k, x, u)``;
@@ -73,6 +75,7 @@ class MessageType(StrEnum):
     RETIRE = "retire"
     ITERATE = "iterate"
     TERMINATE = "terminate"
+    REPORT = "report"
     WELCOME = "welcome"
     REFUSE = "refuse"
     FAILED = "failed"
@@ -143,6 +146,7 @@ class LossReport:
     gradient: np.ndarray
     loss_at_zero: float
     gradient_at_zero: np.ndarray
+    holdout_loss: float | None = None  # Σ ℓ over the held-out rows (cross-validation)
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,14 @@ class Terminate:
 
 
 @dataclass(frozen=True)
+class Report:
+    """Report ``f_w`` and ``∇f_w`` at ``z`` (as for :class:`Terminate`) and stay."""
+
+    iteration: int
+    z: np.ndarray
+
+
+@dataclass(frozen=True)
 class Welcome:
     """Go ahead; ``x``/``u`` are the slot's state after ``last_iteration`` (None: fresh start)."""
 
@@ -205,7 +217,7 @@ class Refuse:
 
 
 WorkerMessage = Join | Update | LossReport | Retire | Failed
-Broadcast = Iterate | Terminate
+Broadcast = Iterate | Terminate | Report
 Direct = Welcome | Refuse
 
 
@@ -253,6 +265,8 @@ def encode_worker_message(message: WorkerMessage) -> bytes:
             loss0=float(message.loss_at_zero),
             grad0=np.ascontiguousarray(message.gradient_at_zero, dtype=np.float64),
         )
+        if message.holdout_loss is not None:
+            body.update(hloss=float(message.holdout_loss))
     elif isinstance(message, Failed):
         body.update(reason=str(message.reason), deterministic=bool(message.deterministic))
     return _pack(body)
@@ -282,6 +296,8 @@ def encode_broadcast(
             restart=bool(message.restart),
             snapshot=bool(message.snapshot),
         )
+    elif isinstance(message, Report):
+        body.update(type=str(MessageType.REPORT), z=z)
     else:
         body.update(type=str(MessageType.TERMINATE), z=z, reason=message.reason)
     topic = solve_id.encode()
@@ -413,6 +429,7 @@ def decode_worker_message(
             gradient=vector_field(body, "grad", length=num_features),
             loss_at_zero=float_field(body, "loss0"),
             gradient_at_zero=vector_field(body, "grad0", length=num_features),
+            holdout_loss=float_field(body, "hloss", low=0.0) if "hloss" in body else None,
         )
     if kind is MessageType.RETIRE:
         return Retire(header=header)
@@ -474,6 +491,8 @@ def decode_broadcast(
         if not isinstance(reason, str):
             raise ProtocolError(f"field 'reason' must be a string, got {reason!r}")
         return Terminate(iteration=iteration, z=z, reason=reason)
+    if kind == MessageType.REPORT:
+        return Report(iteration=iteration, z=z)
     raise ProtocolError(f"unknown broadcast type {kind!r}")
 
 

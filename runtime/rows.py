@@ -9,6 +9,7 @@ import numpy as np
 
 from runtime.column_scaling import ColumnScaling
 from runtime.generator import generate_rows
+from runtime.intercept import with_intercept_column
 from runtime.labels import signed_labels_for
 from runtime.local_data import LocalData
 from runtime.registry import get_loss
@@ -57,7 +58,8 @@ def _signed_labels(rows: LocalData, model: ModelSpec, manifest: ShardManifest) -
 
 
 def load_rows(assignment: WorkerAssignment) -> LocalData:
-    """The rows ``[row_start, row_stop)`` of the assignment, ready for the local solver."""
+    """The rows ``[row_start, row_stop)`` of the assignment, ready for the local solver
+    (with a last column of ones when the model fits an intercept)."""
     data = assignment.data
     if isinstance(data, PaperData):
         rows = generate_rows(
@@ -82,4 +84,21 @@ def load_rows(assignment: WorkerAssignment) -> LocalData:
         if rows.weights is not None:
             weights = weights * rows.weights
         rows = replace(rows, weights=weights)
+    if assignment.model.fit_intercept:  # after the scaling: the intercept is never scaled
+        rows = with_intercept_column(rows)
     return rows
+
+
+def split_holdout(rows: LocalData, *, folds: int, fold: int) -> tuple[LocalData, LocalData]:
+    """``(training rows, held-out rows)``: a row is held out when its place in the shard is
+    ``fold`` modulo ``folds``."""
+    held = np.arange(rows.num_samples) % folds == fold
+    return _subset(rows, ~held), _subset(rows, held)
+
+
+def _subset(rows: LocalData, keep: np.ndarray) -> LocalData:
+    return LocalData(
+        features=rows.features[keep],
+        labels=rows.labels[keep],
+        weights=None if rows.weights is None else rows.weights[keep],
+    )

@@ -18,11 +18,19 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 
 from runtime.column_scaling import ColumnScaling
-from runtime.penalties import BOX_TOLERANCE, Penalty, ProximalPenalty, check_prox_step
+from runtime.intercept import FreeIntercept
+from runtime.penalties import (
+    BOX_TOLERANCE,
+    Penalty,
+    Proximal,
+    ProximalPenalty,
+    check_prox_step,
+)
 
 #: Why a penalty that couples coordinates is not solved in scaled coordinates.
 NOT_SEPARABLE = (
@@ -63,16 +71,20 @@ class WeightedElasticNet:
         return np.clip(shrunk, self.lower, self.upper)
 
 
-def penalty_in_scaled_coordinates(
-    penalty: ProximalPenalty, scaling: ColumnScaling
-) -> WeightedElasticNet:
-    """``h(D^{-1} ·)`` for an elastic net ``h``.
+def penalty_in_scaled_coordinates(penalty: ProximalPenalty, scaling: ColumnScaling) -> Proximal:
+    """``h(D^{-1} ·)`` for an elastic net ``h``; with a free intercept (whose scale is 1,
+    :meth:`ColumnScaling.with_intercept`), the same of β and the intercept left free.
 
     Raises
     ------
     ValueError
         ``NOT_SEPARABLE`` naming the penalty's class for any other penalty.
     """
+    if isinstance(penalty, FreeIntercept):
+        inner = penalty_in_scaled_coordinates(
+            cast(ProximalPenalty, penalty.inner), scaling.without_intercept()
+        )
+        return FreeIntercept(inner)
     if not isinstance(penalty, Penalty):
         raise ValueError(NOT_SEPARABLE.format(kind=type(penalty).__name__))
     scale = scaling.scale

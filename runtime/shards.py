@@ -114,6 +114,9 @@ class ShardManifest:
     ``labels`` are the whole data set's label classes (None in manifests written before they
     were recorded). The JSON also states their ±1 mapping, for a reader; it is derived from
     the classes (:attr:`runtime.labels.LabelClasses.binary`), never read back.
+    ``zero_based`` is how the source file's feature indices were read (None: not from an
+    svmlight file, or prepared before it was recorded); a model trained on the dataset reads
+    its test files the same way.
     """
 
     format_version: int
@@ -124,6 +127,7 @@ class ShardManifest:
     source_name: str
     column_stats: ColumnStatsEntry | None = None
     labels: LabelClasses | None = None
+    zero_based: bool | None = None
 
     def __post_init__(self) -> None:
         if self.format_version != FORMAT_VERSION:
@@ -181,9 +185,16 @@ class ShardManifest:
                 if stats is None
                 else ColumnStatsEntry(str(stats["file_name"]), str(stats["sha256"])),
                 labels=_labels_from_document(document.get("labels")),
+                zero_based=_optional_bool(document.get("zero_based")),
             )
         except (ValueError, TypeError, KeyError) as error:
             raise ValueError(f"invalid shard manifest: {error}") from error
+
+
+def _optional_bool(value: object) -> bool | None:
+    if value is None or isinstance(value, bool):
+        return value
+    raise TypeError(f"zero_based must be true, false or null, got {value!r}")
 
 
 def _labels_document(labels: LabelClasses) -> dict[str, object]:
@@ -204,7 +215,12 @@ def _labels_from_document(document: dict[str, object] | None) -> LabelClasses | 
 
 
 def write_shards(
-    data: LocalData, destination: Storage, num_workers: int, *, source_name: str
+    data: LocalData,
+    destination: Storage,
+    num_workers: int,
+    *,
+    source_name: str,
+    zero_based: bool | None = None,
 ) -> ShardManifest:
     """Cut ``data`` into ``num_workers`` contiguous row shards and write them plus the manifest.
 
@@ -233,6 +249,7 @@ def write_shards(
         source_name=source_name,
         column_stats=stats_entry,
         labels=LabelClasses.of(data.labels),
+        zero_based=zero_based,
     )
     destination.write_bytes(
         MANIFEST_NAME, manifest.to_json().encode(), content_type="application/json"

@@ -75,6 +75,11 @@ class ModelSpec(_Frozen):
     sample_weights: Literal["none", "uniform"] = Field(
         default="none", description="'uniform' sets w_n = 1/N (the paper's scenario probabilities)"
     )
+    fit_intercept: bool = Field(
+        default=False,
+        description="an unpenalized intercept: x gets a last entry that multiplies a column "
+        "of ones (runtime.intercept)",
+    )
 
 
 # The local solver's knobs, defined once: bounds and meaning here, defaults on
@@ -183,6 +188,21 @@ class FaultPlan(_Frozen):
     seed: int = Field(default=0, ge=0)
 
 
+class Holdout(_Frozen):
+    """Cross-validation: this worker trains on its rows but fold ``fold`` of ``folds`` and
+    reports its loss on that fold. A row's fold is its place within the shard modulo
+    ``folds``, so no row moves between workers (:func:`runtime.rows.split_holdout`)."""
+
+    folds: int = Field(ge=2, le=100)
+    fold: int = Field(ge=0, le=99)
+
+    @model_validator(mode="after")
+    def _fold_in_range(self) -> Holdout:
+        if self.fold >= self.folds:
+            raise ValueError(f"fold: must be < folds ({self.folds}), got {self.fold}")
+        return self
+
+
 class WorkerAssignment(_Frozen):
     """One spawn request: Algorithm 1's embedded payload for worker ``worker_index``."""
 
@@ -213,6 +233,12 @@ class WorkerAssignment(_Frozen):
     handoff_lead_seconds: float = Field(default=30.0, ge=0.0)
     scheduler_silence_seconds: float = Field(default=20.0, gt=0.0)
     faults: FaultPlan = FaultPlan()
+    holdout: Holdout | None = None
+
+    @property
+    def dimension(self) -> int:
+        """The length of x, z and every vector message: d, plus 1 with an intercept."""
+        return self.data.num_features + int(self.model.fit_intercept)
 
     @model_validator(mode="after")
     def _consistent(self) -> WorkerAssignment:

@@ -13,10 +13,16 @@ imported on first use of an S3 prefix (the Lambda runtime provides it).
 
 from __future__ import annotations
 
+import io
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
 S3_SCHEME = "s3://"
+#: Objects this large or larger go to S3 as multipart uploads, in parts of this size.
+MULTIPART_BYTES = 8 * 2**20
+#: Told the number of bytes written, as they are written (a progress bar's advance).
+Progress = Callable[[int], None]
 
 
 class StorageError(OSError):
@@ -30,8 +36,15 @@ class Storage(Protocol):
         """The object's bytes; :class:`FileNotFoundError` if there is none."""
         ...
 
-    def write_bytes(self, name: str, data: bytes, *, content_type: str | None = None) -> None:
-        """Create or replace the object."""
+    def write_bytes(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        """Create or replace the object; ``progress(n)`` is told each ``n`` bytes written."""
         ...
 
     def exists(self, name: str) -> bool: ...
@@ -66,13 +79,22 @@ class LocalStorage:
         except OSError as error:
             raise StorageError(f"cannot read {path}: {error}") from error
 
-    def write_bytes(self, name: str, data: bytes, *, content_type: str | None = None) -> None:
+    def write_bytes(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         path = self._path(name)
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(data)
         except OSError as error:
             raise StorageError(f"cannot write {path}: {error}") from error
+        if progress is not None:
+            progress(len(data))
 
     def exists(self, name: str) -> bool:
         return self._path(name).is_file()
@@ -123,13 +145,40 @@ class S3Storage:
             raise StorageError(f"cannot read {self.uri(name)}: {error}") from error
         return body
 
-    def write_bytes(self, name: str, data: bytes, *, content_type: str | None = None) -> None:
+    def write_bytes(
+        self,
+        name: str,
+        data: bytes,
+        *,
+        content_type: str | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        """One PUT below :data:`MULTIPART_BYTES`; above, boto3's managed transfer, a multipart
+        upload in parts of that size (retried part by part), reporting each part's bytes."""
+        from boto3.exceptions import S3UploadFailedError
         from botocore.exceptions import BotoCoreError, ClientError
 
         extra = {"ContentType": content_type} if content_type else {}
         try:
-            self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=data, **extra)
-        except (BotoCoreError, ClientError) as error:
+            if len(data) < MULTIPART_BYTES:
+                self.client.put_object(Bucket=self.bucket, Key=self.key(name), Body=data, **extra)
+                if progress is not None:
+                    progress(len(data))
+                return
+            from boto3.s3.transfer import TransferConfig
+
+            config = TransferConfig(
+                multipart_threshold=MULTIPART_BYTES, multipart_chunksize=MULTIPART_BYTES
+            )
+            self.client.upload_fileobj(
+                io.BytesIO(data),
+                self.bucket,
+                self.key(name),
+                ExtraArgs=extra or None,
+                Config=config,
+                Callback=progress,
+            )
+        except (BotoCoreError, ClientError, S3UploadFailedError) as error:
             raise StorageError(f"cannot write {self.uri(name)}: {error}") from error
 
     def exists(self, name: str) -> bool:

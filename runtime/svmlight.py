@@ -1,9 +1,10 @@
 """Reading an svmlight/LIBSVM file on the client, with errors that name the file and line.
 
-scikit-learn's fast loader does the reading; its errors carry no line number, so when it
-fails (or a limit is hit) the file is scanned again, line by line, to say where. Workers
-never read svmlight files (they lack scikit-learn): the client prepares shards
-(:mod:`runtime.shards`).
+scikit-learn's fast loader does the reading, one bounded block at a time
+(:mod:`runtime.svmlight_stream`); its errors carry no line number, so when it fails (or a
+limit is hit) the file is scanned again, line by line, to say where
+(:mod:`runtime.svmlight_lines`). Workers never read svmlight files (they lack scikit-learn):
+the client prepares shards (:mod:`runtime.shards`, :mod:`runtime.shard_staging`).
 
 Feature indices are 1-based in LIBSVM's own data sets and 0-based in some others;
 ``zero_based`` is scikit-learn's choice of ``"auto"`` (0-based exactly if some index is 0),
@@ -12,17 +13,21 @@ Feature indices are 1-based in LIBSVM's own data sets and 0-based in some others
 
 from __future__ import annotations
 
-import bz2
-import gzip
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Literal
+from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 
 from runtime.local_data import LocalData
+from runtime.svmlight_lines import SvmlightError, first_line, sample_lines
+from runtime.svmlight_stream import (
+    DEFAULT_BLOCK_BYTES,
+    IndexBeyondLimit,
+    IndexRange,
+    parsed_blocks,
+)
 
 ZeroBased = Literal["auto", "true", "false"]
 ZERO_BASED_CHOICES: tuple[ZeroBased, ...] = ("auto", "true", "false")
@@ -31,18 +36,6 @@ ZERO_BASED_CHOICES: tuple[ZeroBased, ...] = ("auto", "true", "false")
 #: is beyond it is refused (a stray 9,000,000 in a 3-row file once meant a 220 s, 1.75 GB
 #: solve); a number of features given explicitly is honoured instead.
 MAX_INFERRED_FEATURES = 1_000_000
-
-
-class SvmlightError(ValueError):
-    """A file that cannot be used; ``field`` says which input is to blame.
-
-    ``"data"``: the file itself; ``"features"``: the number of features given;
-    ``"zero_based"``: the index base given.
-    """
-
-    def __init__(self, message: str, *, field: str = "data") -> None:
-        super().__init__(message)
-        self.field = field
 
 
 @dataclass(frozen=True)
@@ -54,12 +47,88 @@ class SvmlightFile:
     notes: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Columns:
+    """How a file's indices map to columns: ``column = index - offset``, ``num_features`` d."""
+
+    zero_based: bool
+    num_features: int
+    notes: tuple[str, ...]
+
+    @property
+    def offset(self) -> int:
+        return 0 if self.zero_based else 1
+
+
+def resolve_columns(
+    path: Path,
+    seen: IndexRange,
+    *,
+    num_features: int | None,
+    zero_based: ZeroBased,
+    max_features: int = MAX_INFERRED_FEATURES,
+    features_name: str = "--features",
+) -> Columns:
+    """The index base and d of a whole file, from what its blocks showed (``seen``).
+
+    Raises
+    ------
+    SvmlightError
+        ``"no samples in PATH"``; ``field="zero_based"`` for index 0 read as 1-based;
+        ``field="data"`` or ``"features"`` for an index beyond the limit (naming the line).
+    """
+    if seen.samples == 0:
+        raise SvmlightError(f"no samples in {path}")
+    uses_index_zero = seen.smallest == 0
+    if zero_based == "false" and uses_index_zero:
+        line, _ = first_line(path, lambda index: index == 0)
+        raise SvmlightError(
+            f"{path} line {line}: feature index 0, but indices are read as 1-based "
+            "(allowed: auto, true)",
+            field="zero_based",
+        )
+    is_zero_based = uses_index_zero if zero_based == "auto" else zero_based == "true"
+    offset = 0 if is_zero_based else 1
+    columns_needed = seen.largest + 1 - offset if seen.largest is not None else 1
+    if num_features is None:
+        _check_index_limit(path, columns_needed, max_features, offset, field="data")
+    else:
+        _check_index_limit(
+            path, columns_needed, num_features, offset, field="features", name=features_name
+        )
+    notes = []
+    if zero_based == "auto":
+        notes.append(_base_note(path, is_zero_based))
+    if seen.has_query_ids:
+        notes.append(f"{path}: qid: fields ignored (no query groups in these models)")
+    return Columns(
+        zero_based=is_zero_based, num_features=num_features or columns_needed, notes=tuple(notes)
+    )
+
+
+def scan_for_limit(path: Path, seen: IndexRange) -> IndexRange:
+    """After :class:`IndexBeyondLimit`: the range of the whole file's indices, by a rescan
+    (only the least and the largest matter for the refusal that follows)."""
+    whole = IndexRange(samples=max(seen.samples, 1), has_query_ids=seen.has_query_ids)
+    for _, indices in sample_lines(path):
+        if indices:
+            whole.smallest = min(
+                indices[0], whole.smallest if whole.smallest is not None else indices[0]
+            )
+            whole.largest = max(
+                indices[-1], whole.largest if whole.largest is not None else indices[-1]
+            )
+    return whole
+
+
 def read_svmlight(
     path: Path | str,
     *,
     num_features: int | None = None,
     zero_based: ZeroBased = "auto",
     max_features: int = MAX_INFERRED_FEATURES,
+    features_name: str = "--features",
+    block_bytes: int = DEFAULT_BLOCK_BYTES,
 ) -> SvmlightFile:
     """Read ``path`` into (n, d) CSR rows with their raw labels (no mapping to ±1).
 
@@ -70,6 +139,8 @@ def read_svmlight(
         largest index, at most ``max_features``.
     zero_based : "auto", "true" or "false"
         Whether index 0 is the first column (``"auto"``: if the file uses index 0).
+    features_name : str
+        What an index beyond ``num_features`` is said to pass (``"--features"``).
 
     Raises
     ------
@@ -79,60 +150,59 @@ def read_svmlight(
         ``"no samples in PATH"``, ``"PATH line 3: ..."`` for a line that cannot be parsed or
         whose index is beyond the limit.
     """
-    from sklearn.datasets import load_svmlight_file
-
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file not found: {path}")
+    seen = IndexRange()
+    blocks = []
     try:
-        raw, labels, query_ids = load_svmlight_file(
-            str(path), zero_based=True, query_id=True, dtype=np.float64
-        )
-    except (ValueError, OverflowError) as error:  # OverflowError: an index beyond int64
-        raise SvmlightError(_where_it_fails(path, error, num_features or max_features)) from None
-    if raw.shape[0] == 0:
-        raise SvmlightError(f"no samples in {path}")
-    raw = sp.csr_matrix(raw, dtype=np.float64)
-    _check_finite(path, raw, labels)
-    uses_index_zero = raw.nnz > 0 and int(raw.indices.min()) == 0
-    if zero_based == "false" and uses_index_zero:
-        line, _ = _first_line(path, lambda index: index == 0)
-        raise SvmlightError(
-            f"{path} line {line}: feature index 0, but indices are read as 1-based "
-            "(allowed: auto, true)",
-            field="zero_based",
-        )
-    is_zero_based = uses_index_zero if zero_based == "auto" else zero_based == "true"
-    offset = 0 if is_zero_based else 1
-    columns_needed = int(raw.indices.max()) + 1 - offset if raw.nnz else 1
-    if num_features is None:
-        _check_index_limit(path, columns_needed, max_features, offset, field="data")
-    else:
-        _check_index_limit(path, columns_needed, num_features, offset, field="features")
+        limit = num_features or max_features
+        blocks = list(parsed_blocks(path, index_limit=limit, seen=seen, block_bytes=block_bytes))
+    except IndexBeyondLimit:
+        seen = scan_for_limit(path, seen)
+    columns = resolve_columns(
+        path,
+        seen,
+        num_features=num_features,
+        zero_based=zero_based,
+        max_features=max_features,
+        features_name=features_name,
+    )
+    indptr = np.concatenate(
+        [[0], *(block.indptr[1:] + start for block, start in _starts(blocks))]
+    ).astype(np.int64)
+    indices = np.concatenate([block.indices for block in blocks]) - columns.offset
     features = sp.csr_matrix(
-        (raw.data, raw.indices - offset, raw.indptr),
-        shape=(raw.shape[0], num_features or columns_needed),
+        (np.concatenate([block.data for block in blocks]), indices, indptr),
+        shape=(seen.samples, columns.num_features),
     )
-    notes = []
-    if zero_based == "auto":
-        notes.append(_base_note(path, is_zero_based))
-    if len(query_ids):
-        notes.append(f"{path}: qid: fields ignored (no query groups in these models)")
+    labels = np.concatenate([block.labels for block in blocks])
     return SvmlightFile(
-        data=LocalData(features=features, labels=np.asarray(labels, dtype=np.float64)),
-        zero_based=is_zero_based,
-        notes=tuple(notes),
+        data=LocalData(features=features, labels=labels),
+        zero_based=columns.zero_based,
+        notes=columns.notes,
     )
 
 
-def _check_index_limit(path: Path, needed: int, limit: int, offset: int, *, field: str) -> None:
+def _starts(blocks: list) -> list:
+    """Each block with the number of values before it."""
+    found, total = [], 0
+    for block in blocks:
+        found.append((block, total))
+        total += int(block.indptr[-1])
+    return found
+
+
+def _check_index_limit(
+    path: Path, needed: int, limit: int, offset: int, *, field: str, name: str = "--features"
+) -> None:
     if needed <= limit:
         return
     largest = limit - 1 + offset
-    line, index = _first_line(path, lambda index: index > largest)
+    line, index = first_line(path, lambda index: index > largest)
     if field == "features":
         raise SvmlightError(
-            f"{path} line {line}: feature index {index} is beyond --features {limit} "
+            f"{path} line {line}: feature index {index} is beyond {name} {limit} "
             f"(allowed: indices {offset} to {largest})",
             field=field,
         )
@@ -143,104 +213,8 @@ def _check_index_limit(path: Path, needed: int, limit: int, offset: int, *, fiel
     )
 
 
-def _check_finite(path: Path, raw: sp.csr_matrix, labels: np.ndarray) -> None:
-    """Refuse NaN and infinity, naming the line (LocalData would refuse them, unplaced)."""
-    bad_labels = np.flatnonzero(~np.isfinite(labels))
-    if bad_labels.size:
-        line = _line_of_sample(path, int(bad_labels[0]))
-        raise SvmlightError(f"{path} line {line}: the label {labels[bad_labels[0]]} is not finite")
-    bad_values = np.flatnonzero(~np.isfinite(raw.data))
-    if bad_values.size:
-        row = int(np.searchsorted(raw.indptr, bad_values[0], side="right")) - 1
-        value = raw.data[bad_values[0]]
-        raise SvmlightError(
-            f"{path} line {_line_of_sample(path, row)}: the value {value} is not finite"
-        )
-
-
-def _line_of_sample(path: Path, sample: int) -> int:
-    """The line number of sample ``sample`` (0-based; comments and blank lines skipped)."""
-    for count, (number, _) in enumerate(_lines(path)):
-        if count == sample:
-            return number
-    raise AssertionError(f"scikit-learn read more samples from {path} than a rescan finds")
-
-
 def _base_note(path: Path, is_zero_based: bool) -> str:
     if is_zero_based:
-        line, _ = _first_line(path, lambda index: index == 0)
+        line, _ = first_line(path, lambda index: index == 0)
         return f"{path}: feature indices read as 0-based (--zero-based auto: line {line} has 0)"
     return f"{path}: feature indices read as 1-based (--zero-based auto: no index 0 in the file)"
-
-
-def _open(path: Path) -> IO[bytes]:
-    """The file as scikit-learn opens it (``.gz`` and ``.bz2`` are decompressed)."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rb")  # type: ignore[return-value]
-    if path.suffix == ".bz2":
-        return bz2.open(path, "rb")
-    return path.open("rb")
-
-
-def _lines(path: Path) -> Iterator[tuple[int, list[int]]]:
-    """(line number, feature indices) of every sample line; ``SvmlightError`` at a bad one."""
-    with _open(path) as stream:
-        for number, raw_line in enumerate(stream, start=1):
-            text = raw_line.split(b"#", 1)[0].decode(errors="replace").strip()
-            if not text:
-                continue
-            indices = _parse_line(text)
-            if isinstance(indices, str):
-                raise SvmlightError(f"{path} line {number}: {indices}")
-            yield number, indices
-
-
-def _parse_line(text: str) -> list[int] | str:
-    """The indices of one line, or what is wrong with it."""
-    label, *pairs = text.split()
-    try:
-        [float(part) for part in label.split(",")]
-    except ValueError:
-        return f"cannot parse the label {label!r}"
-    if pairs and pairs[0].startswith("qid:"):
-        if not pairs[0][4:].isdigit():
-            return f"cannot parse {pairs[0]!r} as qid:N"
-        pairs = pairs[1:]
-    indices: list[int] = []
-    for pair in pairs:
-        index_text, _, value_text = pair.partition(":")
-        try:
-            index, _value = int(index_text), float(value_text)
-        except ValueError:
-            return f"cannot parse {pair!r} as index:value"
-        if index < 0:
-            return f"negative feature index {index}"
-        if indices and index <= indices[-1]:
-            return f"feature indices must be sorted and unique, got {index} after {indices[-1]}"
-        indices.append(index)
-    return indices
-
-
-def _first_line(path: Path, wanted: Callable[[int], bool]) -> tuple[int, int]:
-    """The first line with an index for which ``wanted`` holds, and that index."""
-    for number, indices in _lines(path):
-        for index in indices:
-            if wanted(index):
-                return number, index
-    raise AssertionError(f"scikit-learn read an index of {path} that a rescan does not find")
-
-
-def _where_it_fails(path: Path, error: Exception, limit: int) -> str:
-    """The first line that cannot be parsed or has an index beyond ``limit`` (too large for
-    scikit-learn to read), else scikit-learn's own words."""
-    try:
-        for number, indices in _lines(path):
-            beyond = [index for index in indices if index > limit]
-            if beyond:
-                return (
-                    f"{path} line {number}: feature index {beyond[0]:,} is beyond the limit of "
-                    f"{limit:,} features"
-                )
-    except SvmlightError as located:
-        return str(located)
-    return f"cannot parse {path}: {error}"

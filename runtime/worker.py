@@ -26,7 +26,7 @@ import secrets
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -35,9 +35,11 @@ from pydantic import ValidationError
 
 from runtime.admm_state import AdmmState
 from runtime.faults import FaultInjector
+from runtime.local_data import LocalData
 from runtime.local_solver import LocalSolveReport
 from runtime.losses import data_objective, data_objective_and_gradient
 from runtime.protocol import (
+    Broadcast,
     Failed,
     Header,
     Iterate,
@@ -46,6 +48,7 @@ from runtime.protocol import (
     MessageType,
     ProtocolError,
     Refuse,
+    Report,
     Retire,
     Terminate,
     Update,
@@ -57,7 +60,7 @@ from runtime.protocol import (
     max_message_bytes,
 )
 from runtime.registry import get_loss
-from runtime.rows import load_rows
+from runtime.rows import load_rows, split_holdout
 from runtime.sealed_broadcast import BroadcastSeal
 from runtime.specs import WorkerAssignment
 from runtime.vector_codec import Base
@@ -109,7 +112,7 @@ class Connection:
                 sock.curve_serverkey = endpoints.server_public_key.encode()
                 sock.curve_publickey = (endpoints.client_public_key or "").encode()
                 sock.curve_secretkey = (endpoints.client_secret_key or "").encode()
-        limit = 2 * max_message_bytes(assignment.data.num_features)
+        limit = 2 * max_message_bytes(assignment.dimension)
         for sock in (self.sender, self.receiver):
             sock.setsockopt(zmq.MAXMSGSIZE, limit)
         self.receiver.setsockopt(zmq.SUBSCRIBE, assignment.solve_id.encode())
@@ -134,18 +137,16 @@ def header_of(assignment: WorkerAssignment, kind: MessageType, iteration: int) -
     )
 
 
-def newest_broadcast(
-    connection: Connection, assignment: WorkerAssignment
-) -> Iterate | Terminate | None:
+def newest_broadcast(connection: Connection, assignment: WorkerAssignment) -> Broadcast | None:
     """The newest valid broadcast queued (async mode: skip the z's already superseded)."""
-    newest: Iterate | Terminate | None = None
+    newest: Broadcast | None = None
     receiver = connection.receiver
     while newest is None or receiver.poll(timeout=0):
         try:
             message = decode_broadcast(
                 receiver.recv_multipart(),
                 solve_id=assignment.solve_id,
-                num_features=assignment.data.num_features,
+                num_features=assignment.dimension,
                 seal=connection.seal,
                 base=connection.last_z,
             )
@@ -160,17 +161,18 @@ def newest_broadcast(
     return newest
 
 
-def newer_broadcast(
-    held: Iterate | Terminate | None, message: Iterate | Terminate | None
-) -> Iterate | Terminate | None:
-    """The broadcast to act on of two: a terminate wins, else the higher iteration."""
+def newer_broadcast(held: Broadcast | None, message: Broadcast | None) -> Broadcast | None:
+    """The broadcast to act on of two: a terminate wins, else the higher iteration, and of an
+    iterate and a report of the same iteration the report (it follows the iteration)."""
     if message is None:
         return held
-    if (
-        held is None
-        or isinstance(message, Terminate)
-        or (isinstance(held, Iterate) and message.iteration > held.iteration)
-    ):
+    if held is None or isinstance(message, Terminate):
+        return message
+    if isinstance(held, Terminate):
+        return held
+    if message.iteration > held.iteration:
+        return message
+    if message.iteration == held.iteration and isinstance(message, Report):
         return message
     return held
 
@@ -194,11 +196,16 @@ class _Worker:
         )
         started = time.perf_counter()
         self.rows = load_rows(assignment)
+        self.holdout_rows: LocalData | None = None
+        if assignment.holdout is not None:
+            self.rows, self.holdout_rows = split_holdout(
+                self.rows, folds=assignment.holdout.folds, fold=assignment.holdout.fold
+            )
         self.load_seconds = time.perf_counter() - started
         self.loss = get_loss(assignment.model.loss)
         self.x_update = XUpdate(assignment.local_solver, self.loss)
         self.state = AdmmState(
-            assignment.data.num_features,
+            assignment.dimension,
             relaxation=assignment.relaxation,
             memory=assignment.anderson_memory,
         )
@@ -207,6 +214,7 @@ class _Worker:
         self.slowest = 0.0
         self.notice_given = False
         self.local_report: LocalSolveReport | None = None  # the last x-update's
+        self.reported_at: int | None = None  # the iteration of the last Report answered
 
     def header(self, kind: MessageType, iteration: int) -> Header:
         return header_of(self.assignment, kind, iteration)
@@ -235,7 +243,7 @@ class _Worker:
                 answer = decode_direct(
                     self.connection.sender.recv(),
                     solve_id=self.assignment.solve_id,
-                    num_features=self.assignment.data.num_features,
+                    num_features=self.assignment.dimension,
                 )
             except ProtocolError as error:
                 log.warning("dropped a direct message: %s", error)
@@ -293,18 +301,22 @@ class _Worker:
         self.local_report = self.x_update.solve(self.rows, rho=rho, center=center, x0=x0)
         return self.local_report.x
 
-    def final_report(self, message: Terminate) -> LossReport:
+    def final_report(self, message: Terminate | Report) -> LossReport:
         """``f_w`` and ``∇f_w`` at the final z and at 0 (two more products with A and A^T each)."""
         loss, gradient = data_objective_and_gradient(self.rows, self.loss, message.z)
         loss_at_zero, gradient_at_zero = data_objective_and_gradient(
             self.rows, self.loss, np.zeros_like(message.z)
         )
+        held = self.holdout_rows
         return LossReport(
             header=self.header(MessageType.LOSS, message.iteration),
             loss=loss,
             gradient=gradient,
             loss_at_zero=loss_at_zero,
             gradient_at_zero=gradient_at_zero,
+            holdout_loss=None
+            if held is None
+            else data_objective(replace(held, weights=None), self.loss, message.z),
         )
 
     def run(self) -> WorkerReport:
@@ -319,6 +331,11 @@ class _Worker:
             message = newest_broadcast(self.connection, self.assignment)
             received_at = time.perf_counter()
             if message is None:
+                continue
+            if isinstance(message, Report):  # report at z, and stay for more iterations
+                if message.iteration != self.reported_at:
+                    self.connection.send(self.final_report(message))
+                    self.reported_at = message.iteration
                 continue
             if not isinstance(message, Iterate):
                 self.connection.send(self.final_report(message))

@@ -75,6 +75,9 @@ class SolveResult:
     (``max_i |r_i| / max(1, |∂_i f(0)|)`` for the least subgradient ``r ∈ ∇f(x) + ∂h(x)``) at
     most ``optimality_tolerance`` (``eps_kkt``), and ``objective`` not above
     ``objective_at_zero``. Otherwise ``reason`` says which of these failed.
+
+    ``x`` holds the d coefficients; a model fitted with an intercept has it in ``intercept``
+    (None without one).
     """
 
     solve_id: str
@@ -99,6 +102,7 @@ class SolveResult:
     #: Stopped by Ctrl-C or SIGTERM: x is the latest z, ``reason`` says at which iteration.
     interrupted: bool = False
     traffic: Traffic | None = None
+    intercept: float | None = None
 
     @property
     def status(self) -> str:
@@ -129,6 +133,7 @@ class SolveResult:
             "objective": finite_or_none(self.objective),
             "iterations": self.iterations,
             "converged": self.converged,
+            "intercept": self.intercept,
             **self.check_fields(),
             "primal_residual": self.primal_residual,
             "dual_residual": self.dual_residual,

@@ -116,6 +116,10 @@ class SolveSpec(BaseModel):
     box_lower: float | None = Field(default=None, allow_inf_nan=False)
     box_upper: float | None = Field(default=None, allow_inf_nan=False)
     sample_weights: Literal["none", "uniform"] = "none"
+    fit_intercept: bool = Field(
+        default=False,
+        description="fit an unpenalized intercept (never scaled, left alone by the penalty)",
+    )
     scale_columns: Literal["auto", "on", "off"] = Field(
         default="auto",
         description="column scaling y = D x (D: column RMS): 'auto' on when the dataset "
@@ -287,7 +291,17 @@ class SolveSpec(BaseModel):
         penalty = self.penalty or ElasticNetSpec(
             l1=self.l1, l2=self.l2, box_lower=self.box_lower, box_upper=self.box_upper
         )
-        return ModelSpec(loss=self.loss, penalty=penalty, sample_weights=self.sample_weights)
+        return ModelSpec(
+            loss=self.loss,
+            penalty=penalty,
+            sample_weights=self.sample_weights,
+            fit_intercept=self.fit_intercept,
+        )
+
+    @property
+    def dimension(self) -> int:
+        """The length of x and z: d, plus 1 for the intercept."""
+        return self.features + int(self.fit_intercept)
 
     @property
     def local_solver_spec(self) -> LocalSolverSpec:

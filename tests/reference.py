@@ -153,3 +153,44 @@ def group_lasso_optimum(
         x, momentum = x_next, momentum_next
     penalty_value = weight * sum(math.sqrt(float(np.dot(x[g], x[g]))) for g in groups)
     return x, data_objective(data, loss, x) + penalty_value
+
+
+def intercept_optimum(
+    data: LocalData, loss: Loss, *, l1: float, l2: float = 0.0
+) -> tuple[np.ndarray, float, float]:
+    """``(β*, β₀*, objective)`` for ``Σ_n w_n ℓ(b_n, <a_n, β> + β₀) + l1‖β‖₁ + (l2/2)‖β‖²``.
+
+    scipy's L-BFGS-B on the split ``β = β⁺ - β⁻`` (``β⁺, β⁻ >= 0``), with the intercept β₀
+    free and unpenalized; it shares nothing with the ADMM code but the loss's formulas.
+    """
+    features, labels, weights = data.features, data.labels, data.weights
+    features_t = features.T.tocsr()
+    num_features = data.num_features
+
+    def split(parts: np.ndarray) -> tuple[float, np.ndarray]:
+        positive, negative = parts[:num_features], parts[num_features:-1]
+        beta = positive - negative
+        margins = features @ beta + parts[-1]
+        value, residual = loss.value_and_derivative(margins, labels, weights)
+        gradient = features_t @ residual + l2 * beta
+        value += l1 * float(np.sum(parts[:-1])) + 0.5 * l2 * float(beta @ beta)
+        return value, np.concatenate([gradient + l1, -gradient + l1, [residual.sum()]])
+
+    result = minimize(
+        split,
+        np.zeros(2 * num_features + 1),
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0.0, None)] * (2 * num_features) + [(None, None)],
+        options=_OPTIONS,
+    )
+    if not result.success and "ABNORMAL" not in str(result.message):
+        raise RuntimeError(f"reference L-BFGS-B failed: {result.message}")
+    beta = np.asarray(result.x[:num_features] - result.x[num_features:-1], dtype=np.float64)
+    intercept = float(result.x[-1])
+    objective = (
+        loss.value(features @ beta + intercept, labels, weights)
+        + l1 * float(np.abs(beta).sum())
+        + 0.5 * l2 * float(beta @ beta)
+    )
+    return beta, intercept, objective

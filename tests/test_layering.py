@@ -1,6 +1,6 @@
 """The package layout's one-way import rule, checked on the source (TYPE_CHECKING imports too).
 
-cli -> service -> solve -> {spawners, models} -> runtime; runtime never imports
+estimators -> cli -> service -> solve -> {spawners, models} -> runtime; runtime never imports
 scheduler_host; nothing imports stacks; no module imports itself back through others.
 """
 
@@ -20,7 +20,8 @@ RANK = {
     "scheduler_host.solve": 2,
     "scheduler_host.service": 3,
     "scheduler_host.cli": 4,
-    "stacks": 5,
+    "scheduler_host.estimators": 5,  # the scikit-learn API, a client like the CLI
+    "stacks": 6,
 }
 
 
@@ -63,6 +64,7 @@ def _layer(module: str) -> str:
         "scheduler_host.solve",
         "scheduler_host.service",
         "scheduler_host.cli",
+        "scheduler_host.estimators",
     ):
         if module == prefix or module.startswith(prefix + "."):
             return prefix
@@ -109,7 +111,14 @@ def test_no_import_cycles() -> None:
 
 
 def test_the_layout_shows_the_roles() -> None:
-    for package in ("solve", "service", "cli", "spawners"):
+    for package in ("solve", "service", "cli", "spawners", "estimators"):
         assert (ROOT / "scheduler_host" / package / "__init__.py").is_file()
     flat = sorted(p.name for p in (ROOT / "scheduler_host").glob("*.py"))
-    assert flat == ["__init__.py", "assignments.py", "jobs.py", "results.py", "solve_spec.py"]
+    assert flat == [
+        "__init__.py",
+        "assignments.py",
+        "jobs.py",
+        "model_file.py",
+        "results.py",
+        "solve_spec.py",
+    ]

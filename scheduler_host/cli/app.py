@@ -36,6 +36,16 @@ COMMANDS: dict[str, tuple[str, str | None, str]] = {
         None,
         "The paper's experiment, full size (N=600,000, d=10,000), with local workers.",
     ),
+    "path": (
+        "scheduler_host.cli.path_command",
+        None,
+        "A regularization path over λ1 on one set of warm workers (and k-fold CV).",
+    ),
+    "predict": (
+        "scheduler_host.cli.predict_command",
+        None,
+        "Predict with a solved model; prints the accuracy (classifiers) or the RMSE.",
+    ),
     "data": ("scheduler_host.cli.data_command", None, "Prepare datasets into per-worker shards."),
     "submit": (
         "scheduler_host.cli.remote",

@@ -25,7 +25,12 @@ def data() -> None:
 
 @app.command("prepare")
 def data_prepare(
-    source: Annotated[Path, typer.Argument(metavar="SOURCE", help="svmlight/LIBSVM file")],
+    source: Annotated[
+        Path,
+        typer.Argument(
+            metavar="SOURCE", help="svmlight/LIBSVM file (.gz, .bz2), .npz CSR or long Parquet"
+        ),
+    ],
     destination: Annotated[
         str, typer.Argument(metavar="DESTINATION", help="DIR or s3://bucket/datasets/NAME")
     ],

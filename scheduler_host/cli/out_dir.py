@@ -19,10 +19,21 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from scheduler_host.model_file import ModelFile
     from scheduler_host.results import SolveResult
 
 #: What a solve writes into its directory (``shards`` only ever by older versions).
-RESULT_ENTRIES = ("result.json", "x.npy", "convergence.png", "logs", "shards")
+RESULT_ENTRIES = (
+    "result.json",
+    "x.npy",
+    "model.json",
+    "convergence.png",
+    "logs",
+    "shards",
+    "path.json",
+    "coefficients.npy",
+    "path.png",
+)
 
 
 def default_out(solve_id: str) -> Path:
@@ -110,12 +121,19 @@ class SavedResult:
 
 
 def _write_all(
-    directory: Path, result: SolveResult, spec: dict[str, Any], extra: dict[str, Any]
+    directory: Path,
+    result: SolveResult,
+    spec: dict[str, Any],
+    extra: dict[str, Any],
+    model: ModelFile | None,
 ) -> None:
     from scheduler_host.cli import plots
+    from scheduler_host.model_file import write_model_file
     from scheduler_host.results import write_result
 
     write_result(directory, result, spec=spec, extra=extra)
+    if model is not None:
+        write_model_file(directory, model)
     plot = plots.ConvergencePlot.of(
         result, eps_primal=float(spec["eps_primal"]), eps_dual=float(spec["eps_dual"])
     )
@@ -128,15 +146,16 @@ def save_result(
     *,
     spec: dict[str, Any],
     extra: dict[str, Any] | None = None,
+    model: ModelFile | None = None,
 ) -> SavedResult:
-    """Write ``result.json`` (with ``extra``'s entries), ``x.npy`` and ``convergence.png``
-    into ``out``, or a fallback.
+    """Write ``result.json`` (with ``extra``'s entries), ``x.npy``, ``model.json`` (given
+    ``model``) and ``convergence.png`` into ``out``, or a fallback.
 
     The fallbacks are ``results/<solve id>`` (unless that is ``out``), then
     ``<temp dir>/lambda-admm-rescued-<solve id>``. Raises ``OSError`` only if all fail.
     """
     try:
-        _write_all(out, result, spec, extra or {})
+        _write_all(out, result, spec, extra or {}, model)
         return SavedResult(directory=out)
     except OSError as error:
         failure = f"cannot write the result to {out}: {error}"
@@ -149,7 +168,7 @@ def save_result(
             continue
         try:
             fallback.mkdir(parents=True, exist_ok=True)
-            _write_all(fallback, result, spec, extra or {})
+            _write_all(fallback, result, spec, extra or {}, model)
         except OSError:
             continue
         return SavedResult(directory=fallback, failure=failure)

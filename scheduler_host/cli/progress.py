@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -138,3 +138,45 @@ def iteration_progress(
             bar.update(task, completed=progress.fraction(), residuals=describe(record, progress))
 
         yield update
+
+
+@dataclass(frozen=True)
+class TransferCallbacks:
+    """What a data preparation reports: bytes of text parsed, bytes of shards written."""
+
+    read: Callable[[int], None]
+    written: Callable[[int], None]
+
+
+@contextmanager
+def transfer_progress(
+    *, source_bytes: int | None, console: Console | None
+) -> Iterator[TransferCallbacks]:
+    """Two bars on a terminal (parsing the source, writing the shards: to S3 by multipart
+    parts), nothing otherwise; ``source_bytes`` None for a compressed source (no total)."""
+    if console is None or not console.is_terminal:
+        yield TransferCallbacks(read=lambda count: None, written=lambda count: None)
+        return
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=console, transient=False) as progress:
+        reading = progress.add_task("parse", total=source_bytes)
+        writing = progress.add_task("write", total=None)
+        yield TransferCallbacks(
+            read=lambda count: progress.advance(reading, count),
+            written=lambda count: progress.advance(writing, count),
+        )

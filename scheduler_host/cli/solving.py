@@ -15,6 +15,7 @@ from scheduler_host.cli.verdict import exit_unless_converged
 if TYPE_CHECKING:
     from scheduler_host.cli.out_dir import SavedResult
     from scheduler_host.cli.provenance import Provenance
+    from scheduler_host.model_file import ModelFile
     from scheduler_host.results import SolveResult
     from scheduler_host.solve import SchedulerOptions
     from scheduler_host.solve_spec import SolveSpec
@@ -54,10 +55,10 @@ def run_solve_command(
     except KeyboardInterrupt as interrupt:  # Ctrl-C or SIGTERM: the workers were stopped
         _save_interrupted(interrupt, out=out, spec=spec, provenance=provenance)
     typer.echo(result.summary())
-    saved = _save(out, result, spec, provenance)
+    saved = _save(out, result, spec, provenance, model=_model_of(result, spec))
     if saved.failure is not None:
         raise _saved_elsewhere(saved)
-    typer.echo(f"results in {saved.directory}/ (result.json, x.npy, convergence.png)")
+    typer.echo(f"results in {saved.directory}/ (result.json, x.npy, model.json, convergence.png)")
     exit_unless_converged(result.converged, allow_unconverged=allow_unconverged)
 
 
@@ -85,15 +86,35 @@ def _solve(
 INTERRUPTED = "interrupted: the solve was stopped, and its workers with it"
 
 
-def _save(out: Path, result: SolveResult, spec: SolveSpec, provenance: Provenance) -> SavedResult:
-    """``result`` with the model and the provenance in ``out``, or in a fallback (then its
-    ``failure`` says why); an error naming ``--out`` if no place took it."""
+def _model_of(result: SolveResult, spec: SolveSpec) -> ModelFile | None:
+    """``model.json``'s content (for ``predict``), or None with a warning: it reads the
+    dataset's manifest again, and losing that must not cost the result."""
+    from scheduler_host.model_file import model_file_of
+
+    try:
+        return model_file_of(result, spec)
+    except (OSError, ValueError) as error:
+        typer.echo(f"warning: no model.json: cannot read the dataset's manifest: {error}", err=True)
+        return None
+
+
+def _save(
+    out: Path,
+    result: SolveResult,
+    spec: SolveSpec,
+    provenance: Provenance,
+    *,
+    model: ModelFile | None = None,
+) -> SavedResult:
+    """``result`` with the model and the provenance in ``out`` (and ``model.json``, given
+    ``model``), or in a fallback (then its ``failure`` says why); an error naming ``--out``
+    if no place took it."""
     from scheduler_host.assignments import spec_as_json
     from scheduler_host.cli.out_dir import save_result
 
     extra = {"model": model_json(spec.model), "provenance": provenance.to_json()}
     try:
-        return save_result(out, result, spec=spec_as_json(spec), extra=extra)
+        return save_result(out, result, spec=spec_as_json(spec), extra=extra, model=model)
     except OSError as error:
         raise CommandFailed(str(error), flag="--out") from None
 

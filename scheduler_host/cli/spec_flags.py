@@ -99,6 +99,7 @@ def spec_flags(
     sample_weights: Annotated[str, _option("sample_weights", "none | uniform (1/N)")] = _default(
         "sample_weights"
     ),
+    fit_intercept: Annotated[bool, _option("fit_intercept")] = _default("fit_intercept"),
     scale_columns: Annotated[str, _option("scale_columns")] = _default("scale_columns"),
     workers: Annotated[int, _option("workers", "W, number of workers")] = _default("workers"),
     workers_per_master: Annotated[

@@ -43,7 +43,8 @@ PAPER_SECOND_MOMENT = 4.0 / 3.0
 
 @dataclass(frozen=True)
 class Conditioning:
-    """The column scaling of a solve (None: unscaled) and its ρ bounds (None: unknown)."""
+    """The column scaling of a solve's x (None: unscaled; with an intercept, of length
+    d + 1, the intercept's scale 1) and its ρ bounds (None: unknown)."""
 
     scaling: ColumnScaling | None
     rho_bounds: RhoBounds | None
@@ -54,10 +55,12 @@ class Conditioning:
 
 
 def curvature(spec: SolveSpec, total_sum_of_squares: float) -> float:
-    """κ of the module docstring, for ``Σ_j S̃_j = total_sum_of_squares``."""
+    """κ of the module docstring, for ``Σ_j S̃_j = total_sum_of_squares`` over the d data
+    columns; an intercept's column of ones adds N to the sum and 1 to d."""
     weight = 1.0 / spec.samples if spec.sample_weights == "uniform" else 1.0
     bound = get_loss(spec.loss).curvature_bound
-    return bound * weight * total_sum_of_squares / (spec.features * spec.workers)
+    total = total_sum_of_squares + (spec.samples if spec.fit_intercept else 0)
+    return bound * weight * total / (spec.dimension * spec.workers)
 
 
 def _dataset_stats(spec: SolveSpec) -> ColumnStats | None:
@@ -92,4 +95,6 @@ def conditioning_of(spec: SolveSpec) -> Conditioning:
     sums = stats.sum_of_squares if scaling is None else scaling.sum_of_squares(stats)
     total = float(sums.sum())
     bounds = RhoBounds.around(curvature(spec, total)) if total > 0 else None
+    if scaling is not None and spec.fit_intercept:
+        scaling = scaling.with_intercept()  # the scaling of x = (β, β₀)
     return Conditioning(scaling=scaling, rho_bounds=bounds)

@@ -23,6 +23,7 @@ from enum import StrEnum
 
 import numpy as np
 
+from runtime.intercept import split_intercept
 from runtime.protocol import (
     Iterate,
     LossReport,
@@ -77,6 +78,7 @@ class Coordinator:
         options: SchedulerOptions,
         on_iteration: ProgressCallback | None,
         conditioning: Conditioning,
+        initial_x: np.ndarray | None = None,
     ) -> None:
         self.spec, self.solve_id = spec, solve_id
         self.transport, self.options = transport, options
@@ -103,12 +105,15 @@ class Coordinator:
         self.worker_iterations: list[WorkerIteration] = []
         self.phase = Phase.JOINING
         self.iteration = 0
-        self.z = np.zeros(spec.features)
+        # A warm start (initial_x, in the original coordinates) is where z and every x_w begin.
+        self.warm_start = initial_x is not None
+        self.z = np.zeros(spec.dimension) if initial_x is None else self._warm_z(initial_x)
         self.rho = self.rho_prev = conditioning.initial_rho(spec.rho0)
         self.rho_rule = PenaltyRule(spec.rho_rule, bounds=self.rho_bounds)
         self.stop_rule = StopRule(spec)
         self.mixer = AndersonMixer(memory=spec.worker_anderson_memory)
         self.mix = Mix(coefficients=np.zeros(0), base_sum=np.zeros(0), restart=False)
+        self.skip_estimate = False  # the next ρ estimate's secants span two problems
         if self.rho != spec.rho0:
             log.warning(
                 "rho0=%g is outside the rho bounds %s: starting at %g",
@@ -150,8 +155,18 @@ class Coordinator:
             self.mixer.request_restart()
             self.transport.broadcaster.request_repeat()
 
+    def _warm_z(self, initial_x: np.ndarray) -> np.ndarray:
+        if initial_x.shape != (self.spec.dimension,):
+            raise ValueError(
+                f"initial_x: must have shape ({self.spec.dimension},), got {initial_x.shape}"
+            )
+        start = np.array(initial_x, dtype=np.float64)
+        return start if self.scaling is None else self.scaling.from_original(start)
+
     def _welcome_for(self, index: int) -> Welcome:
         if self.phase is Phase.JOINING:
+            if self.warm_start:  # x_w = z, u_w = 0: ADMM's start at a given point
+                return Welcome(last_iteration=0, x=self.z.copy(), u=np.zeros_like(self.z))
             return Welcome(last_iteration=0)
         last, x, u = self.transport.slots.state_of(index)
         return Welcome(last_iteration=last, x=x, u=u)
@@ -277,17 +292,32 @@ class Coordinator:
                     objective=objective,
                 )
             )
+            terms = reduction.curvature if snapshot and not self.skip_estimate else None
+            self.skip_estimate = self.skip_estimate and not snapshot
             rho_next = self.rho_rule.next_rho(
-                iteration=self.iteration,
-                rho=self.rho,
-                step=step,
-                terms=reduction.curvature if snapshot else None,
+                iteration=self.iteration, rho=self.rho, step=step, terms=terms
             )
             if rho_next != self.rho:  # another map: the acceleration's window is void
                 self.mix = self.mixer.restart_now(self.mix)
             self.z = step.z
             self.rho_prev, self.rho = self.rho, rho_next
         return history, converged
+
+    def change_problem(self, spec: SolveSpec) -> None:
+        """Iterate on under ``spec``'s penalty and stopping rule (a regularization path's next
+        λ): the acceleration restarts (another map), the stopping rule forgets the objective's
+        history, and the next ρ estimate, whose secants would span both penalties, is skipped.
+        """
+        self.spec = spec
+        self.penalty = penalty_of(spec.model)
+        self.z_penalty = (
+            self.penalty
+            if self.scaling is None
+            else penalty_in_scaled_coordinates(self.penalty, self.scaling)
+        )
+        self.mixer.request_restart()
+        self.stop_rule = StopRule(spec)
+        self.skip_estimate = True
 
     def _objective(self, reduction: Reduction) -> float | None:
         """``Σ_w f_w(z) + h(z)`` at the z of this iteration (None when the losses are of
@@ -323,9 +353,11 @@ class Coordinator:
             eps_kkt=self.spec.eps_kkt,
         )
         reason = stop_reason(rule_met=rule_met, max_iter=self.spec.max_iter, check=check)
+        coefficients, intercept = split_intercept(x, fit_intercept=self.spec.fit_intercept)
         return SolveResult(
             solve_id=self.solve_id,
-            x=x,
+            x=coefficients,
+            intercept=intercept,
             objective=check.objective,
             iterations=self.iteration,
             converged=reason is None,

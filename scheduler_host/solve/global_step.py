@@ -23,6 +23,7 @@ from typing import Literal
 
 import numpy as np
 
+from runtime.intercept import FreeIntercept
 from runtime.penalties import OPTIMALITY_NEEDS, SOLVER_NEEDS, Proximal, ProximalPenalty
 from runtime.registry import build_penalty, require
 from runtime.specs import ModelSpec
@@ -71,7 +72,8 @@ class GlobalStep:
 
 def penalty_of(model: ModelSpec) -> ProximalPenalty:
     """h of the model, built by the registry from its tagged penalty, checked for the z-step
-    and the optimality check at the stop.
+    and the optimality check at the stop; with an intercept, h of all coordinates but the
+    last (:class:`runtime.intercept.FreeIntercept`).
 
     Raises
     ------
@@ -82,7 +84,7 @@ def penalty_of(model: ModelSpec) -> ProximalPenalty:
     penalty = build_penalty(model.penalty)
     require(penalty, SOLVER_NEEDS, role="penalty", solver="the z-step")
     require(penalty, OPTIMALITY_NEEDS, role="penalty", solver="the optimality check")
-    return penalty
+    return FreeIntercept(penalty) if model.fit_intercept else penalty
 
 
 def next_rho(

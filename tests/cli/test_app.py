@@ -70,8 +70,8 @@ def test_the_roots_help_lists_every_command() -> None:
     [
         (
             ["solv"],
-            "error: no such command 'solv' (allowed: solve, demo, data, submit, status, cancel, "
-            "serve)",
+            "error: no such command 'solv' (allowed: solve, demo, path, predict, data, submit, "
+            "status, cancel, serve)",
         ),
         (["solve", "--wokers", "2"], "error: --wokers: no such option (did you mean --workers?)"),
         (

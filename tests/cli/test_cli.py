@@ -357,3 +357,28 @@ def test_a_one_sided_box_is_nonnegative_lasso_as_scikit_learn_solves_it(tmp_path
     x = np.load(out / "x.npy")
     assert x.min() >= 0.0 and (reference.coef_ == 0).any()  # the bound binds somewhere
     np.testing.assert_allclose(x, reference.coef_, atol=1e-6)
+
+
+def test_fit_intercept_solves_nonnegative_lasso_with_a_free_intercept(tmp_path: Path) -> None:
+    from sklearn.datasets import dump_svmlight_file
+    from sklearn.linear_model import Lasso
+
+    rng = np.random.default_rng(5)
+    features = rng.standard_normal((400, 10))
+    targets = features @ rng.standard_normal(10) - 7.0 + 0.1 * rng.standard_normal(400)
+    dump_svmlight_file(features, targets, str(tmp_path / "r.svm"))
+    out = tmp_path / "out"
+    flags = ["--data", str(tmp_path / "r.svm"), "--loss", "squared", "--l1", "0.2"]
+    flags += ["--sample-weights", "uniform", "--box", "0,inf", "--fit-intercept", "--workers", "2"]
+    flags += ["--eps-primal", "1e-9", "--eps-dual", "1e-9", "--max-iter", "3000"]
+    solved = runner.invoke(app, ["solve", *flags, "--out", str(out)])
+    assert solved.exit_code == 0, solved.output
+    body = json.loads((out / "result.json").read_text())
+    assert body["spec"]["fit_intercept"] is True
+    # The box binds the coefficients only: the intercept is negative, as the data's offset.
+    reference = Lasso(alpha=0.2, positive=True, tol=1e-12).fit(features, targets)
+    x = np.load(out / "x.npy")
+    assert x.shape == (10,) and (reference.coef_ == 0).any()
+    np.testing.assert_allclose(x, reference.coef_, atol=1e-6)
+    assert body["intercept"] == pytest.approx(reference.intercept_, abs=1e-6)
+    assert body["intercept"] < -5

@@ -291,6 +291,7 @@ def test_a_non_empty_out_needs_overwrite_which_removes_the_old_result_only() -> 
     assert sorted(path.name for path in Path("out").iterdir()) == [
         "convergence.png",
         "logs",
+        "model.json",
         "notes.txt",
         "result.json",
         "x.npy",
@@ -304,7 +305,7 @@ def test_without_out_results_go_to_results_solve_id() -> None:
     assert len(directory.name) == 32
     assert json.loads((directory / "result.json").read_text())["solve_id"] == directory.name
     assert result.output.endswith(
-        f"results in results/{directory.name}/ (result.json, x.npy, convergence.png)\n"
+        f"results in results/{directory.name}/ (result.json, x.npy, model.json, convergence.png)\n"
     )
 
 
@@ -328,6 +329,7 @@ def test_a_result_the_destination_refuses_goes_to_a_fallback() -> None:
     )
     assert sorted(path.name for path in fallback.iterdir()) == [
         "convergence.png",
+        "model.json",
         "result.json",
         "x.npy",
     ]

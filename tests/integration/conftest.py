@@ -16,6 +16,13 @@ import pytest
 
 from tests.integration import localstack as localstack_server
 from tests.integration.deployed import DeployedStack, deploy
+from tests.integration.scheduler_service import (
+    ServiceProcess,
+    free_port,
+    host_settings,
+    local_settings,
+    start_service,
+)
 
 
 def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -73,3 +80,16 @@ def api_credentials(monkeypatch: pytest.MonkeyPatch, deployed_stack: DeployedSta
     and for SigV4-signing calls to the deployed API (as ``lambda-admm submit`` does)."""
     for key, value in deployed_stack.aws_env().items():
         monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def service(deployed_stack: DeployedStack, tmp_path: Path) -> Iterator[ServiceProcess]:
+    """``lambda-admm serve`` configured as on the host; stopped (then killed) afterwards."""
+    settings = host_settings(deployed_stack, front_port=free_port(), broadcast_port=free_port())
+    settings |= local_settings(deployed_stack, health_port=free_port())
+    process = start_service(settings, tmp_path / "service.log")
+    try:
+        assert process.wait_healthy()["status"] == "ok"
+        yield process
+    finally:
+        process.stop()

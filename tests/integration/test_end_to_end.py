@@ -17,7 +17,6 @@ import re
 import subprocess
 import uuid
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -33,10 +32,6 @@ from tests.integration.deployed import DeployedStack
 from tests.integration.scheduler_service import (
     LAMBDA_ADMM,
     ServiceProcess,
-    free_port,
-    host_settings,
-    local_settings,
-    start_service,
 )
 from tests.integration.specs import SMALL
 
@@ -45,19 +40,6 @@ pytestmark = pytest.mark.integration
 SOLVE_TIMEOUT_S = 300
 WORKERS_POSTED = "/prod/workers => 202"
 EMPTY_QUEUE = {"ApproximateNumberOfMessages": 0, "ApproximateNumberOfMessagesNotVisible": 0}
-
-
-@pytest.fixture
-def service(deployed_stack: DeployedStack, tmp_path: Path) -> Iterator[ServiceProcess]:
-    """``lambda-admm serve`` configured as on the host; stopped (then killed) afterwards."""
-    settings = host_settings(deployed_stack, front_port=free_port(), broadcast_port=free_port())
-    settings |= local_settings(deployed_stack, health_port=free_port())
-    process = start_service(settings, tmp_path / "service.log")
-    try:
-        assert process.wait_healthy()["status"] == "ok"
-        yield process
-    finally:
-        process.stop()
 
 
 def test_api_url_output_maps_to_localstack(deployed_stack: DeployedStack) -> None:

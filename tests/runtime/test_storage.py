@@ -117,3 +117,44 @@ def test_load_manifest_names_the_field(s3: Any, tmp_path: Path) -> None:
     (tmp_path / "manifest.json").write_text("{}")
     with pytest.raises(ValueError, match=r"^shards: invalid shard manifest: 'shards'$"):
         load_manifest(str(tmp_path))
+
+
+def test_a_large_object_goes_to_s3_as_a_multipart_upload_with_progress(s3: Any) -> None:
+    from runtime.storage import MULTIPART_BYTES
+
+    storage = S3Storage(bucket=BUCKET, prefix="big", client=s3)
+    blob = bytes(range(256)) * (MULTIPART_BYTES * 5 // 2 // 256)  # 2.5 parts
+    reported: list[int] = []
+    storage.write_bytes("shard-00000.npz", blob, progress=reported.append)
+    assert storage.read_bytes("shard-00000.npz") == blob
+    etag = s3.head_object(Bucket=BUCKET, Key="big/shard-00000.npz")["ETag"]
+    assert etag.strip('"').endswith("-3")  # S3's mark of a 3-part upload
+    assert sum(reported) == len(blob) and len(reported) >= 3
+    small: list[int] = []
+    storage.write_bytes("manifest.json", b"{}", progress=small.append)
+    assert small == [2]
+    assert "-" not in s3.head_object(Bucket=BUCKET, Key="big/manifest.json")["ETag"]
+
+
+def test_data_prepare_streams_a_file_into_s3(s3: Any, tmp_path: Path) -> None:
+    from scheduler_host.cli.datasets import prepare_dataset
+
+    source = tmp_path / "data.svm"
+    source.write_text("".join(f"{i % 2} 1:{i} 3:0.5\n" for i in range(1, 201)))
+    written: list[int] = []
+    prepared = prepare_dataset(
+        source, f"s3://{BUCKET}/datasets/d", num_workers=3, block_bytes=100, progress=written.append
+    )
+    storage = S3Storage(bucket=BUCKET, prefix="datasets/d", client=s3)
+    assert storage.list() == [
+        "column-stats.npz",
+        "manifest.json",
+        "shard-00000.npz",
+        "shard-00001.npz",
+        "shard-00002.npz",
+    ]
+    assert load_manifest(f"s3://{BUCKET}/datasets/d") == prepared.manifest
+    rows = read_shard(storage, 2)
+    assert rows.num_samples == 66 and rows.labels.tolist()[:2] == [1.0, 0.0]
+    shard_bytes = sum(len(storage.read_bytes(f"shard-0000{w}.npz")) for w in range(3))
+    assert sum(written) == shard_bytes
