@@ -2,7 +2,7 @@
 
 For measuring the scheduler at W = 64 … 1,024 and beyond on a machine that cannot run
 W worker processes.  Each emulated worker has its own sockets and keys
-(:class:`runtime.worker.Connection`, so CURVE, routing ids and message limits are the
+(:class:`runtime.connection.Connection`, so CURVE, routing ids and message limits are the
 real worker's) and speaks the protocol through the same encode and decode functions:
 join, welcome or refuse, iterate -> update, terminate -> loss report, failed when its
 handling raises.  Broadcasts are drained to the newest as the real worker does.
@@ -35,9 +35,9 @@ import zmq
 from runtime import protocol as wire
 from runtime.admm_state import AdmmState
 from runtime.capacity import reserve_open_files, reserve_sockets
+from runtime.connection import Connection, header_of, newer_broadcast, newest_broadcast
 from runtime.faults import FaultInjector
 from runtime.specs import WorkerAssignment
-from runtime.worker import Connection, header_of, newer_broadcast, newest_broadcast
 
 log = logging.getLogger("lambda_admm.emulated")
 

@@ -33,6 +33,7 @@ from typing import Any, NoReturn
 
 import zmq
 
+import runtime.connection
 import runtime.worker
 
 #: How long stopped children get between SIGTERM and SIGKILL.
@@ -122,7 +123,7 @@ def _run_child(assignment_json: str, log_path: str) -> NoReturn:
     finally:
         # os._exit skips the interpreter's shutdown, which would have terminated the ZMQ
         # context: do it here, or the worker's last messages (its loss report) are dropped.
-        zmq.Context.instance().destroy(linger=runtime.worker.SEND_LINGER_MS)
+        zmq.Context.instance().destroy(linger=runtime.connection.SEND_LINGER_MS)
         logging.shutdown()
         sys.stderr.flush()
         os._exit(code)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from runtime.connection import newer_broadcast
 from runtime.protocol import Iterate, Report, Terminate, decode_broadcast, encode_broadcast
-from runtime.worker import newer_broadcast
 
 Z = np.array([0.5, -1.0, 2.0])
 
