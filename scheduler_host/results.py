@@ -26,6 +26,8 @@ class IterationRecord:
     wall_seconds: float
     objective: float | None = None  # at the z this iteration computed from (None: async)
     accelerated: bool = False  # computed from an Anderson combination of past points
+    primal_tolerance: float | None = None  # the stopping rule's targets for r and s here
+    dual_tolerance: float | None = None  # (None: the rule is not on the residuals)
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,9 @@ class ResidualProgress:
     def record(self, record: IterationRecord) -> None:
         self.primal.append(record.primal_residual)
         self.dual.append(record.dual_residual)
+        # the relative stopping rule's targets move with the iterates: the latest ones count
+        if record.primal_tolerance is not None and record.dual_tolerance is not None:
+            self.eps_primal, self.eps_dual = record.primal_tolerance, record.dual_tolerance
 
     def fraction(self) -> float:
         """The bar: the lesser of the two residuals' closed fractions."""
@@ -97,9 +100,8 @@ def describe(record: IterationRecord, progress: ResidualProgress) -> str:
         f"s {record.dual_residual:.2e}/{progress.eps_dual:.0e}",
         f"ρ {record.rho:.3g}",
     ]
-    objective = getattr(record, "objective", None)
-    if objective is not None:
-        parts.append(f"f {objective:.6g}")
+    if record.objective is not None:
+        parts.append(f"f {record.objective:.6g}")
     parts.append(progress.left())
     return "  ".join(parts)
 

@@ -268,6 +268,17 @@ class Coordinator:
                 rho_bounds=self.rho_bounds,
             )
             objective = self._objective(reduction)
+            residuals = Residuals(
+                iteration=self.iteration,
+                primal_residual=step.primal_residual,
+                dual_residual=step.dual_residual,
+                rho=self.rho,
+                x_norm=math.sqrt(reduction.x_sq_sum),
+                z_norm=float(np.linalg.norm(step.z)),
+                dual_norm=math.sqrt(reduction.dual_sq_sum),
+                objective=objective,
+            )
+            targets = self.stop_rule.tolerances(residuals) if self.stop_rule.on_residuals else None
             record = IterationRecord(
                 iteration=self.iteration,
                 primal_residual=step.primal_residual,
@@ -276,22 +287,13 @@ class Coordinator:
                 wall_seconds=time.monotonic() - started,
                 objective=objective,
                 accelerated=accelerated,
+                primal_tolerance=None if targets is None else targets[0],
+                dual_tolerance=None if targets is None else targets[1],
             )
             history.append(record)
             if self.on_iteration is not None:
                 self.on_iteration(record)
-            converged = self.stop_rule.met(
-                Residuals(
-                    iteration=self.iteration,
-                    primal_residual=step.primal_residual,
-                    dual_residual=step.dual_residual,
-                    rho=self.rho,
-                    x_norm=math.sqrt(reduction.x_sq_sum),
-                    z_norm=float(np.linalg.norm(step.z)),
-                    dual_norm=math.sqrt(reduction.dual_sq_sum),
-                    objective=objective,
-                )
-            )
+            converged = self.stop_rule.met(residuals)
             terms = reduction.curvature if snapshot and not self.skip_estimate else None
             self.skip_estimate = self.skip_estimate and not snapshot
             rho_next = self.rho_rule.next_rho(

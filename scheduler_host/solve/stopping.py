@@ -62,7 +62,8 @@ class StopRule:
         )
 
     def tolerances(self, step: Residuals) -> tuple[float, float]:
-        """The primal and dual tolerances at this step (constants under ``absolute``)."""
+        """The primal and dual tolerances at this step (constants under ``absolute``; the
+        paper's ε under ``objective``, which does not stop on them)."""
         spec = self._spec
         if spec.stop_rule != "relative":
             return spec.eps_primal, spec.eps_dual
@@ -70,6 +71,11 @@ class StopRule:
         primal = size + spec.tol_rel * max(step.x_norm, math.sqrt(spec.workers) * step.z_norm)
         dual = size + spec.tol_rel * step.rho * step.dual_norm
         return primal, dual
+
+    @property
+    def on_residuals(self) -> bool:
+        """Whether the rule stops on the residuals (else on the objective)."""
+        return self._spec.stop_rule != "objective"
 
     def met(self, step: Residuals) -> bool:
         """Whether the iterations stop after this step."""

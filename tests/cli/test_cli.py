@@ -154,6 +154,8 @@ def test_solve_writes_the_result_directory(tmp_path: Path) -> None:
         "wall_seconds",
         "objective",
         "accelerated",
+        "primal_tolerance",
+        "dual_tolerance",
     }
     # the objective at each iteration's z: at z = 0 first, falling to the returned one
     assert body["history"][0]["objective"] == body["objective_at_zero"]

@@ -81,7 +81,7 @@ def test_a_readme_example_solves_the_model_it_states(
     lines = result.stdout.splitlines()  # notes on the data file go to stderr
     assert lines[0] == model
     assert lines[1].startswith("converged in ")
-    assert lines[-1] == f"results in {out}/ (result.json, x.npy, convergence.png)"
+    assert lines[-1] == f"results in {out}/ (result.json, x.npy, model.json, convergence.png)"
     body = json.loads((out / "result.json").read_text())
     assert body["model"]["objective"] == model.removeprefix("model: ")
     assert body["status"] == "converged"
